@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Durable jobs: SQLite store, event fan-out, fair scheduling."""
