@@ -2,9 +2,9 @@
 """Assembles and runs the server: core service, grpc.aio listener (health, reflection) and,
 when available, the Connect/HTTP listener in the same process and event loop.
 
-HTTP hook: `run_server`/`start_server` call `http_starter(service, config)`, by default
-`trellis2_server.http.start_http` if that module exists. It must bind `config.http_port`
-(0 = any free port) and return `(bound_port, stop)` where `await stop()` shuts it down.
+HTTP hook: `run_server`/`start_server` call `http_starter(service, config)`, by default a
+wrapper of `trellis2_server.http.start_http_server`. A starter binds `config.http_port`
+(0 = any free port) and returns `(bound_port, stop)` where `await stop()` shuts it down.
 """
 
 from __future__ import annotations
@@ -90,17 +90,33 @@ class RunningServer:
 
 
 def _default_http_starter() -> HttpStarter | None:
+    """The Connect/HTTP listener from `trellis2_server.http`, if that package is installed."""
     try:
-        from trellis2_server.http import start_http  # type: ignore[attr-defined]
-    except ImportError:
+        from trellis2_server.http import start_http_server
+    except ImportError as exc:
+        _LOGGER.warning("HTTP/Connect transport unavailable (%s)", exc)
         return None
-    return start_http  # type: ignore[no-any-return]
+
+    async def start(service: AssetService, config: ServerConfig) -> tuple[int, HttpStop]:
+        http = await start_http_server(
+            service,
+            host=config.host,
+            port=config.http_port,
+            max_upload_bytes=config.max_upload_bytes,
+        )
+        return http.port, http.stop
+
+    return start
 
 
 async def start_server(
-    config: ServerConfig, *, http_starter: HttpStarter | None = None
+    config: ServerConfig,
+    *,
+    http_starter: HttpStarter | None = None,
+    backend_factory: str | None = None,
 ) -> RunningServer:
-    service = AssetService(config)
+    """Starts the service, the gRPC listener and (if `config.http_port` >= 0) HTTP."""
+    service = AssetService(config, backend_factory=backend_factory)
     grpc_server, port = await create_server(config, service)
     await service.start()
     await grpc_server.start()

@@ -70,9 +70,13 @@ def is_terminal(ev: pb.JobEvent) -> bool:
 
 
 class AssetService:
-    def __init__(self, config: ServerConfig):
+    def __init__(self, config: ServerConfig, *, backend_factory: str | None = None):
+        """`backend_factory` ("module:class") replaces the configured backend; tests use it
+        for test doubles of scheduling behaviour, never for end-to-end runs."""
         self.config = config
         self.backend_name, self.backend_reason = resolve_backend(config)
+        if backend_factory is not None:
+            self.backend_name, self.backend_reason = backend_factory, "backend_factory argument"
         self.api_keys = ApiKeys.load(config.api_keys_file) if config.api_keys_file else None
         self.artifacts = ArtifactStore(config.artifacts_dir)
         self.store = AsyncJobStore(JobStore(config.db_path, max_attempts=config.max_attempts))
@@ -87,6 +91,16 @@ class AssetService:
     def on_ready(self, callback: Callable[[], Any]) -> None:
         """Calls `callback` once a worker has loaded the backend (health SERVING)."""
         self.runner.on_ready(callback)
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Waits until a worker has loaded the backend; Unavailable if none can."""
+        deadline = time.monotonic() + timeout
+        while not self.ready:
+            if self.runner.workers and all(w.state == "failed" for w in self.runner.workers):
+                raise Unavailable(f"no worker could load the backend: {self.runner.load_error}")
+            if time.monotonic() > deadline:
+                raise Unavailable(f"the backend did not load within {timeout:.0f} s")
+            await asyncio.sleep(0.05)
 
     async def start(self) -> None:
         _LOGGER.info("backend: %s (%s)", self.backend_name, self.backend_reason)

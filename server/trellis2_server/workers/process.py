@@ -80,16 +80,25 @@ def worker_main(
             _run_job(conn, cancel_token, backend, store, msg[1], msg[2])
 
 
+# Backend name → "module:class" built in the worker. Only the trellis2 backend takes arguments.
+BACKEND_FACTORIES = {
+    "preview": "trellis2.preview:PreviewBackend",
+    "trellis2": "trellis2.generation.trellis2_backend:Trellis2Backend",
+}
+
+
 def _load_backend(backend_name: str, weights_dir: str | None, device: str) -> Any:
-    if backend_name == "preview":
-        from trellis2.preview import PreviewBackend
+    """`backend_name` is a key of BACKEND_FACTORIES or a "module:class" path (tests)."""
+    import importlib
 
-        return PreviewBackend()
+    factory = BACKEND_FACTORIES.get(backend_name, backend_name)
+    module_name, _, attr = factory.partition(":")
+    if not attr:
+        raise ValueError(f"unknown backend {backend_name!r}; use preview or trellis2")
+    cls = getattr(importlib.import_module(module_name), attr)
     if backend_name == "trellis2":
-        from trellis2.generation.trellis2_backend import Trellis2Backend
-
-        return Trellis2Backend(weights=weights_dir, device=device)
-    raise ValueError(f"unknown backend {backend_name!r}; use preview or trellis2")
+        return cls(weights=weights_dir, device=device)
+    return cls()
 
 
 def _describe(backend: Any, device: str) -> dict[str, Any]:
