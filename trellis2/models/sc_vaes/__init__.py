@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Sparse-convolutional VAEs (SC-VAE) of TRELLIS.2: shape (flexible dual grid) and texture."""

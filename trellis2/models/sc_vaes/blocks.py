@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: MIT
+"""SC-VAE blocks: ConvNeXt, channel-to-space up block (decoder), space-to-channel down block."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from ...modules.norm import LayerNorm32
+from ...modules.sparse.conv import SparseConv3d
+from ...modules.sparse.spatial import (
+    channel2spatial,
+    channel2spatial_map,
+    spatial2channel,
+    spatial2channel_map,
+)
+from ...modules.sparse.tensor import SparseTensor
+
+
+class SparseConvNeXtBlock3d(nn.Module):
+    """x + MLP(LN(conv3x3x3(x))); MLP = Linear(C->rC) -> SiLU -> Linear(rC->C)."""
+
+    def __init__(self, channels: int, mlp_ratio: float = 4.0, use_checkpoint: bool = False):
+        super().__init__()
+        self.channels = channels
+        self.norm = LayerNorm32(channels, elementwise_affine=True, eps=1e-6)
+        self.conv = SparseConv3d(channels, channels, 3)
+        hidden = int(channels * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.SiLU(), nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x: SparseTensor) -> SparseTensor:
+        h = self.conv(x).feats
+        h = self.mlp(self.norm(h))
+        return x.replace(x.feats + h)
+
+
+class SparseResBlockC2S3d(nn.Module):
+    """Decoder up block: C -> C_out at twice the resolution, children chosen by a subdivision.
+
+    forward(x, subdiv=None) -> out (pred_subdiv=False) or (out, subdiv_logits) (pred_subdiv=True).
+    ``subdiv``: SparseTensor [N, 8] of logits on x's voxels (child k kept where > 0); with
+    pred_subdiv the block predicts it from x (``to_subdiv``) and ignores the argument.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        out_channels: int | None = None,
+        use_checkpoint: bool = False,
+        pred_subdiv: bool = True,
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.out_channels = out_channels or channels
+        self.pred_subdiv = pred_subdiv
+        if channels % 8:
+            raise ValueError(f"C2S needs channels divisible by 8, got {channels}")
+        self.norm1 = LayerNorm32(channels, elementwise_affine=True, eps=1e-6)
+        self.norm2 = LayerNorm32(self.out_channels, elementwise_affine=False, eps=1e-6)
+        self.conv1 = SparseConv3d(channels, self.out_channels * 8, 3)
+        self.conv2 = SparseConv3d(self.out_channels, self.out_channels, 3)
+        if pred_subdiv:
+            self.to_subdiv = nn.Linear(channels, 8)
+
+    def forward(self, x: SparseTensor, subdiv: SparseTensor | None = None):
+        if self.pred_subdiv:
+            subdiv = x.replace(self.to_subdiv(x.feats))
+        h = self.conv1(x.replace(F.silu(self.norm1(x.feats))))
+        m = channel2spatial_map(x, None if subdiv is None else subdiv.feats > 0)
+        h = channel2spatial(h, m)  # [M, C_out]
+        xs = channel2spatial(x, m)  # [M, C / 8]
+        h = self.conv2(h.replace(F.silu(self.norm2(h.feats))))
+        repeat = self.out_channels // (self.channels // 8)
+        out = h.replace(h.feats + xs.feats.repeat_interleave(repeat, dim=1))
+        return (out, subdiv) if self.pred_subdiv else out
+
+
+class SparseResBlockS2C3d(nn.Module):
+    """Encoder down block: C -> C_out at half the resolution (children packed into channels)."""
+
+    def __init__(
+        self, channels: int, out_channels: int | None = None, use_checkpoint: bool = False
+    ):
+        super().__init__()
+        self.channels = channels
+        self.out_channels = out_channels or channels
+        self.norm1 = LayerNorm32(channels, elementwise_affine=True, eps=1e-6)
+        self.norm2 = LayerNorm32(self.out_channels, elementwise_affine=False, eps=1e-6)
+        self.conv1 = SparseConv3d(channels, self.out_channels // 8, 3)
+        self.conv2 = SparseConv3d(self.out_channels, self.out_channels, 3)
+
+    def forward(self, x: SparseTensor) -> SparseTensor:
+        h = self.conv1(x.replace(F.silu(self.norm1(x.feats))))
+        coarse, m = spatial2channel_map(x)
+        h = spatial2channel(h, coarse, m)  # [P, C_out]
+        xs = spatial2channel(x, coarse, m)  # [P, 8 C]
+        h = self.conv2(h.replace(F.silu(self.norm2(h.feats))))
+        p = xs.feats.shape[0]
+        skip = xs.feats.view(p, self.out_channels, -1).mean(dim=-1)
+        return h.replace(h.feats + skip)
+
+
+BLOCKS: dict[str, type[nn.Module]] = {
+    "SparseConvNeXtBlock3d": SparseConvNeXtBlock3d,
+    "SparseResBlockC2S3d": SparseResBlockC2S3d,
+    "SparseResBlockS2C3d": SparseResBlockS2C3d,
+}
+
+
+def block_class(name: str) -> type[nn.Module]:
+    try:
+        return BLOCKS[name]
+    except KeyError:
+        raise ValueError(f"unknown SC-VAE block type {name!r}; known: {sorted(BLOCKS)}") from None

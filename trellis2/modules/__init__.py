@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Building blocks: sparse tensors and convolution, attention, norms, transformer blocks."""

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""The single dispatch point for softmax attention (scale 1/sqrt(D), no mask, no dropout).
+
+Layouts: dense q [B, Lq, H, D], k/v [B, Lk, H, D] -> [B, Lq, H, D]. Varlen (packed sparse batches)
+q [Nq, H, D], k/v [Nk, H, D] with int32 cumulative offsets cu_q / cu_k [B+1] and host-side
+per-sample lengths -> [Nq, H, D].
+
+Backends, in order (``TRELLIS2_ATTN_BACKEND`` = auto | flash_attn | sdpa | math forces one):
+- CPU: exact math (fp32 softmax, query chunks to bound memory).
+- CUDA: flash-attn when importable and the dtype is fp16/bf16; otherwise torch SDPA with the cuDNN
+  backend first, then flash, memory-efficient, math. Varlen batches use torch's
+  ``varlen_attn`` (fp16/bf16, where the build has it), else one SDPA call per sample.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+_MATH_BUDGET = 256 * 2**20  # bytes of fp32 scores materialised at once by the math path
+
+
+def _backend() -> str:
+    return os.environ.get("TRELLIS2_ATTN_BACKEND", "auto")
+
+
+@cache
+def _flash_attn() -> Any:
+    try:
+        return importlib.import_module("flash_attn")
+    except Exception:
+        return None
+
+
+@cache
+def _torch_varlen() -> Callable[..., torch.Tensor] | None:
+    try:
+        return importlib.import_module("torch.nn.attention.varlen").varlen_attn
+    except Exception:
+        return None
+
+
+@cache
+def _sdpa_context() -> Callable[[], Any]:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    order = [
+        SDPBackend.CUDNN_ATTENTION,
+        SDPBackend.FLASH_ATTENTION,
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.MATH,
+    ]
+    return lambda: sdpa_kernel(order, set_priority=True)
+
+
+def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Exact reference: q [B, Lq, H, D], k/v [B, Lk, H, D] -> [B, Lq, H, D], fp32 inside."""
+    b, lq, h, d = q.shape
+    lk = k.shape[1]
+    scale = 1.0 / math.sqrt(d)
+    qf = q.float().permute(0, 2, 1, 3)  # [B, H, Lq, D]
+    kf = k.float().permute(0, 2, 3, 1)  # [B, H, D, Lk]
+    vf = v.float().permute(0, 2, 1, 3)  # [B, H, Lk, D]
+    out = torch.empty(b, h, lq, v.shape[-1], dtype=torch.float32, device=q.device)
+    step = max(1, _MATH_BUDGET // max(1, 4 * b * h * lk))
+    for s in range(0, lq, step):
+        scores = torch.matmul(qf[:, :, s : s + step] * scale, kf)
+        out[:, :, s : s + step] = torch.matmul(torch.softmax(scores, dim=-1), vf)
+    return out.permute(0, 2, 1, 3).to(q.dtype)
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, L, D]
+    with _sdpa_context()():
+        out = F.scaled_dot_product_attention(qt, kt, vt)
+    return out.transpose(1, 2)
+
+
+def dense_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention on dense batches; see the module docstring for layouts."""
+    backend = _backend()
+    if q.device.type == "cpu" or backend == "math":
+        return math_attention(q, k, v)
+    half = q.dtype in (torch.float16, torch.bfloat16)
+    if backend in ("auto", "flash_attn") and half and _flash_attn() is not None:
+        return _flash_attn().flash_attn_func(q, k, v)
+    return _sdpa(q, k, v)
+
+
+def varlen_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cu_q: torch.Tensor,
+    cu_k: torch.Tensor,
+    lens_q: list[int],
+    lens_k: list[int],
+) -> torch.Tensor:
+    """Softmax attention of each sample's queries over that sample's keys (packed rows)."""
+    backend = _backend()
+    max_q, max_k = max(lens_q), max(lens_k)
+    if len(lens_q) == 1:
+        return dense_attention(q[None], k[None], v[None])[0]
+    on_cuda = q.device.type == "cuda" and backend != "math"
+    half = q.dtype in (torch.float16, torch.bfloat16)
+    if on_cuda and half and backend in ("auto", "flash_attn") and _flash_attn() is not None:
+        fa = _flash_attn()
+        return fa.flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k)
+    if on_cuda and half and backend == "auto" and _torch_varlen() is not None:
+        try:
+            return _torch_varlen()(q, k, v, cu_q, cu_k, max_q, max_k)
+        except RuntimeError:
+            pass  # unsupported head dim / arch: the per-sample loop below is always valid
+    out = torch.empty(q.shape[0], q.shape[1], v.shape[2], dtype=q.dtype, device=q.device)
+    sq = sk = 0
+    for nq, nk in zip(lens_q, lens_k, strict=True):
+        out[sq : sq + nq] = dense_attention(
+            q[None, sq : sq + nq], k[None, sk : sk + nk], v[None, sk : sk + nk]
+        )[0]
+        sq, sk = sq + nq, sk + nk
+    return out

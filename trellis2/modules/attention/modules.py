@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: MIT
+"""Dense multi-head attention with the reference's parameter names (to_qkv / to_q + to_kv)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..norm import MultiHeadRMSNorm
+from .dispatch import dense_attention
+from .rope import RotaryPositionEmbedder
+
+
+class MultiHeadAttention(nn.Module):
+    """Self ("self") or cross ("cross") attention on [B, L, C] tokens.
+
+    Projections: to_qkv -> [q | k | v] (self) or to_q and to_kv -> [k | v] (cross), each C wide
+    and split into heads of C/H contiguous channels. q/k RMS norm (per head) comes before RoPE.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int,
+        ctx_channels: int | None = None,
+        type: str = "self",
+        attn_mode: str = "full",
+        qkv_bias: bool = True,
+        use_rope: bool = False,
+        rope_freq: tuple[float, float] = (1.0, 10000.0),
+        qk_rms_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"channels {channels} not divisible by num_heads {num_heads}")
+        if attn_mode != "full":
+            raise NotImplementedError("TRELLIS.2 uses only full attention")
+        self.channels = channels
+        self.num_heads = num_heads
+        self.head_dim = channels // num_heads
+        self._type = type
+        self.use_rope = use_rope
+        self.qk_rms_norm = qk_rms_norm
+        ctx = channels if ctx_channels is None else ctx_channels
+        if type == "self":
+            self.to_qkv = nn.Linear(channels, channels * 3, bias=qkv_bias)
+        else:
+            self.to_q = nn.Linear(channels, channels, bias=qkv_bias)
+            self.to_kv = nn.Linear(ctx, channels * 2, bias=qkv_bias)
+        if qk_rms_norm:
+            self.q_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
+            self.k_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
+        self.to_out = nn.Linear(channels, channels)
+        if use_rope:
+            self.rope = RotaryPositionEmbedder(self.head_dim, rope_freq=rope_freq)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        phases: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        b, length, c = x.shape
+        h, d = self.num_heads, self.head_dim
+        if self._type == "self":
+            q, k, v = self.to_qkv(x).reshape(b, length, 3, h, d).unbind(2)  # [B, L, H, D] each
+        else:
+            assert context is not None
+            q = self.to_q(x).reshape(b, length, h, d)
+            k, v = self.to_kv(context).reshape(b, context.shape[1], 2, h, d).unbind(2)
+        if self.qk_rms_norm:
+            q, k = self.q_rms_norm(q), self.k_rms_norm(k)
+        if self.use_rope:
+            assert phases is not None, "RoPE attention needs phases [L, D/2]"
+            q, k = self.rope(q, k, phases)
+        out = dense_attention(q, k, v).reshape(b, length, c)
+        return self.to_out(out)

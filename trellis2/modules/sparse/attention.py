@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: MIT
+"""Multi-head attention on packed sparse batches (full attention within each sample)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..attention.dispatch import varlen_attention
+from ..attention.rope import RotaryPositionEmbedder
+from ..norm import MultiHeadRMSNorm
+from .tensor import SparseTensor
+
+
+class SparseMultiHeadAttention(nn.Module):
+    """Self or cross attention for SparseTensor queries; same parameter names as the dense one.
+
+    Self: every voxel attends to all voxels of its sample (varlen). Cross: every voxel attends to
+    its sample's dense context tokens [B, L, C_ctx]. RoPE phases come from coords[:, 1:] and are
+    cached on the voxel set.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int,
+        ctx_channels: int | None = None,
+        type: str = "self",
+        attn_mode: str = "full",
+        qkv_bias: bool = True,
+        use_rope: bool = False,
+        rope_freq: tuple[float, float] = (1.0, 10000.0),
+        qk_rms_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"channels {channels} not divisible by num_heads {num_heads}")
+        if attn_mode != "full":
+            raise NotImplementedError("TRELLIS.2 flows use only full attention")
+        self.channels = channels
+        self.num_heads = num_heads
+        self.head_dim = channels // num_heads
+        self._type = type
+        self.use_rope = use_rope
+        self.qk_rms_norm = qk_rms_norm
+        ctx = channels if ctx_channels is None else ctx_channels
+        if type == "self":
+            self.to_qkv = nn.Linear(channels, channels * 3, bias=qkv_bias)
+        else:
+            self.to_q = nn.Linear(channels, channels, bias=qkv_bias)
+            self.to_kv = nn.Linear(ctx, channels * 2, bias=qkv_bias)
+        if qk_rms_norm:
+            self.q_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
+            self.k_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
+        self.to_out = nn.Linear(channels, channels)
+        if use_rope:
+            self.rope = RotaryPositionEmbedder(self.head_dim, rope_freq=rope_freq)
+
+    def _phases(self, x: SparseTensor) -> torch.Tensor:
+        key = f"rope_phases_{self.head_dim}_{self.rope.rope_freq}"
+        return x.cached(key, lambda: self.rope.phases(x.coords[:, 1:]))
+
+    def forward(self, x: SparseTensor, context: torch.Tensor | None = None) -> SparseTensor:
+        n = x.feats.shape[0]
+        h, d = self.num_heads, self.head_dim
+        lens_q = x.batch_counts
+        if self._type == "self":
+            q, k, v = self.to_qkv(x.feats).reshape(n, 3, h, d).unbind(1)  # [N, H, D] each
+            cu_k, lens_k = x.cu_seqlens, lens_q
+        else:
+            assert context is not None, "cross attention needs a context [B, L, C]"
+            b = len(lens_q)
+            if context.shape[0] == 1 and b > 1:
+                context = context.expand(b, *context.shape[1:])
+            if context.shape[0] != b:
+                raise ValueError(f"context batch {context.shape[0]} != sparse batch {b}")
+            length = context.shape[1]
+            q = self.to_q(x.feats).reshape(n, h, d)
+            k, v = self.to_kv(context).reshape(b * length, 2, h, d).unbind(1)
+            cu_k = torch.arange(b + 1, device=x.device, dtype=torch.int32) * length
+            lens_k = [length] * b
+        if self.qk_rms_norm:
+            q, k = self.q_rms_norm(q), self.k_rms_norm(k)
+        if self.use_rope:
+            phases = self._phases(x)
+            q, k = self.rope(q[None], k[None], phases)
+            q, k = q[0], k[0]
+        out = varlen_attention(q, k, v, x.cu_seqlens, cu_k, lens_q, lens_k)
+        return x.replace(self.to_out(out.reshape(n, self.channels)))

@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+"""Modulated DiT cross blocks (dense and sparse) and the pieces they share.
+
+Block equations (share_mod: per-block `modulation` [6C] + the shared t-modulation, cast to the
+t-modulation dtype, chunked as shift/scale/gate for attention, then for the MLP):
+    x = x + gate_msa * SelfAttn(LN1(x) * (1 + scale_msa) + shift_msa)
+    x = x + CrossAttn(LN2_affine(x), context)            # no modulation, no gate
+    x = x + gate_mlp * MLP(LN3(x) * (1 + scale_mlp) + shift_mlp)
+LNs are fp32 LayerNorm32 with eps 1e-6; only LN2 has affine parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .attention.modules import MultiHeadAttention
+from .norm import LayerNorm32
+from .sparse.attention import SparseMultiHeadAttention
+from .sparse.tensor import SparseTensor
+
+
+class TimestepEmbedder(nn.Module):
+    """t (already x1000) [B] -> [B, C]: [cos(t f), sin(t f)] (cos first), then an MLP."""
+
+    def __init__(self, hidden_size: int, frequency_embedding_size: int = 256) -> None:
+        super().__init__()
+        self.frequency_embedding_size = frequency_embedding_size
+        self.mlp = nn.Sequential(
+            nn.Linear(frequency_embedding_size, hidden_size, bias=True),
+            nn.SiLU(),
+            nn.Linear(hidden_size, hidden_size, bias=True),
+        )
+
+    @staticmethod
+    def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+        half = dim // 2
+        freqs = torch.exp(
+            -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+        )
+        args = t[:, None].float() * freqs[None]
+        emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+        if dim % 2:
+            emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
+        return emb
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        t_freq = self.timestep_embedding(t, self.frequency_embedding_size)
+        return self.mlp(t_freq.to(self.mlp[0].weight.dtype))
+
+
+class FeedForwardNet(nn.Module):
+    """Linear(C -> int(C * mlp_ratio)) -> GELU(tanh) -> Linear(-> C). Keys mlp.0 / mlp.2."""
+
+    def __init__(self, channels: int, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        hidden = int(channels * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x)
+
+
+class _ModulatedCrossBlockBase(nn.Module):
+    attn_cls: type[nn.Module] = MultiHeadAttention
+
+    def __init__(
+        self,
+        channels: int,
+        ctx_channels: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        attn_mode: str = "full",
+        use_checkpoint: bool = False,
+        use_rope: bool = False,
+        rope_freq: tuple[float, float] = (1.0, 10000.0),
+        qk_rms_norm: bool = False,
+        qk_rms_norm_cross: bool = False,
+        qkv_bias: bool = True,
+        share_mod: bool = False,
+    ) -> None:
+        super().__init__()
+        self.share_mod = share_mod
+        self.norm1 = LayerNorm32(channels, elementwise_affine=False, eps=1e-6)
+        self.norm2 = LayerNorm32(channels, elementwise_affine=True, eps=1e-6)
+        self.norm3 = LayerNorm32(channels, elementwise_affine=False, eps=1e-6)
+        self.self_attn = self.attn_cls(
+            channels,
+            num_heads=num_heads,
+            type="self",
+            attn_mode=attn_mode,
+            qkv_bias=qkv_bias,
+            use_rope=use_rope,
+            rope_freq=rope_freq,
+            qk_rms_norm=qk_rms_norm,
+        )
+        self.cross_attn = self.attn_cls(
+            channels,
+            ctx_channels=ctx_channels,
+            num_heads=num_heads,
+            type="cross",
+            attn_mode="full",
+            qkv_bias=qkv_bias,
+            qk_rms_norm=qk_rms_norm_cross,
+        )
+        self.mlp = FeedForwardNet(channels, mlp_ratio=mlp_ratio)
+        if share_mod:
+            self.modulation = nn.Parameter(torch.randn(6 * channels) / channels**0.5)
+        else:
+            self.adaLN_modulation = nn.Sequential(
+                nn.SiLU(), nn.Linear(channels, 6 * channels, bias=True)
+            )
+
+    def _mods(self, mod: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.share_mod:
+            return (self.modulation + mod).type(mod.dtype).chunk(6, dim=1)
+        return self.adaLN_modulation(mod).chunk(6, dim=1)
+
+
+class ModulatedTransformerCrossBlock(_ModulatedCrossBlockBase):
+    """Dense block on x [B, L, C]; mod [B, 6C]; context [B, Lc, C_ctx]; phases [L, D/2]."""
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mod: torch.Tensor,
+        context: torch.Tensor,
+        phases: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self._mods(mod)
+        h = self.norm1(x)
+        h = h * (1 + scale_msa.unsqueeze(1)) + shift_msa.unsqueeze(1)
+        h = self.self_attn(h, phases=phases)
+        x = x + h * gate_msa.unsqueeze(1)
+        h = self.norm2(x)
+        x = x + self.cross_attn(h, context)
+        h = self.norm3(x)
+        h = h * (1 + scale_mlp.unsqueeze(1)) + shift_mlp.unsqueeze(1)
+        h = self.mlp(h)
+        return x + h * gate_mlp.unsqueeze(1)
+
+
+class ModulatedSparseTransformerCrossBlock(_ModulatedCrossBlockBase):
+    """Sparse block on x (SparseTensor [N, C]); mod [B, 6C] broadcast to each sample's rows."""
+
+    attn_cls = SparseMultiHeadAttention
+
+    def forward(self, x: SparseTensor, mod: torch.Tensor, context: torch.Tensor) -> SparseTensor:
+        bid = x.batch_ids
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (
+            m[bid] for m in self._mods(mod)
+        )
+        f = x.feats
+        h = self.norm1(f) * (1 + scale_msa) + shift_msa
+        h = self.self_attn(x.replace(h)).feats
+        f = f + h * gate_msa
+        h = self.norm2(f)
+        f = f + self.cross_attn(x.replace(h), context).feats
+        h = self.norm3(f) * (1 + scale_mlp) + shift_mlp
+        f = f + self.mlp(h) * gate_mlp
+        return x.replace(f)
