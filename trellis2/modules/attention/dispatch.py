@@ -61,14 +61,15 @@ def _sdpa_context() -> Callable[[], Any]:
 
 
 def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Exact reference: q [B, Lq, H, D], k/v [B, Lk, H, D] -> [B, Lq, H, D], fp32 inside."""
+    """Exact reference: q [B, Lq, H, D], k/v [B, Lk, H, D] -> [B, Lq, H, D], >= fp32 inside."""
     b, lq, h, d = q.shape
     lk = k.shape[1]
     scale = 1.0 / math.sqrt(d)
-    qf = q.float().permute(0, 2, 1, 3)  # [B, H, Lq, D]
-    kf = k.float().permute(0, 2, 3, 1)  # [B, H, D, Lk]
-    vf = v.float().permute(0, 2, 1, 3)  # [B, H, Lk, D]
-    out = torch.empty(b, h, lq, v.shape[-1], dtype=torch.float32, device=q.device)
+    ct = torch.float64 if q.dtype == torch.float64 else torch.float32
+    qf = q.to(ct).permute(0, 2, 1, 3)  # [B, H, Lq, D]
+    kf = k.to(ct).permute(0, 2, 3, 1)  # [B, H, D, Lk]
+    vf = v.to(ct).permute(0, 2, 1, 3)  # [B, H, Lk, D]
+    out = torch.empty(b, h, lq, v.shape[-1], dtype=ct, device=q.device)
     step = max(1, _MATH_BUDGET // max(1, 4 * b * h * lk))
     for s in range(0, lq, step):
         scores = torch.matmul(qf[:, :, s : s + step] * scale, kf)
