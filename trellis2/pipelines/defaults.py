@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: MIT
+"""The official pipeline.json content (reference §9.2-9.3), used where no file is read
+(`random_weights=True`) and as documentation of the defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHAPE_SLAT_MEAN = [
+    0.781296,
+    0.018091,
+    -0.495192,
+    -0.558457,
+    1.06053,
+    0.093252,
+    1.518149,
+    -0.933218,
+    -0.732996,
+    2.604095,
+    -0.118341,
+    -2.143904,
+    0.495076,
+    -2.179512,
+    -2.130751,
+    -0.996944,
+    0.261421,
+    -2.217463,
+    1.260067,
+    -0.150213,
+    3.790713,
+    1.481266,
+    -1.046058,
+    -1.523667,
+    -0.059621,
+    2.22078,
+    1.621212,
+    0.87723,
+    0.567247,
+    -3.175944,
+    -3.186688,
+    1.578665,
+]
+SHAPE_SLAT_STD = [
+    5.972266,
+    4.706852,
+    5.44501,
+    5.209927,
+    5.32022,
+    4.547237,
+    5.020802,
+    5.444004,
+    5.226681,
+    5.683095,
+    4.831436,
+    5.286469,
+    5.652043,
+    5.367606,
+    5.525084,
+    4.730578,
+    4.805265,
+    5.124013,
+    5.530808,
+    5.619001,
+    5.10393,
+    5.41767,
+    5.269677,
+    5.547194,
+    5.634698,
+    5.235274,
+    6.110351,
+    5.511298,
+    6.237273,
+    4.879207,
+    5.347008,
+    5.405691,
+]
+TEX_SLAT_MEAN = [
+    3.501659,
+    2.212398,
+    2.226094,
+    0.251093,
+    -0.026248,
+    -0.687364,
+    0.439898,
+    -0.928075,
+    0.029398,
+    -0.339596,
+    -0.869527,
+    1.038479,
+    -0.972385,
+    0.126042,
+    -1.129303,
+    0.455149,
+    -1.209521,
+    2.069067,
+    0.544735,
+    2.569128,
+    -0.323407,
+    2.293,
+    -1.925608,
+    -1.217717,
+    1.213905,
+    0.971588,
+    -0.023631,
+    0.10675,
+    2.021786,
+    0.250524,
+    -0.662387,
+    -0.768862,
+]
+TEX_SLAT_STD = [
+    2.665652,
+    2.743913,
+    2.765121,
+    2.595319,
+    3.037293,
+    2.291316,
+    2.144656,
+    2.911822,
+    2.969419,
+    2.501689,
+    2.154811,
+    3.163343,
+    2.621215,
+    2.381943,
+    3.186697,
+    3.021588,
+    2.295916,
+    3.234985,
+    3.233086,
+    2.26014,
+    2.874801,
+    2.810596,
+    3.29272,
+    2.674999,
+    2.680878,
+    2.372054,
+    2.451546,
+    2.353556,
+    2.995195,
+    2.379849,
+    2.786195,
+    2.77519,
+]
+
+_SIGMA = {"sigma_min": 1e-05}
+
+
+def _sampler(rescale: float, interval: list[float], strength: float, gr: float) -> dict[str, Any]:
+    return {
+        "name": "FlowEulerGuidanceIntervalSampler",
+        "args": dict(_SIGMA),
+        "params": {
+            "steps": 12,
+            "guidance_strength": strength,
+            "guidance_rescale": gr,
+            "guidance_interval": interval,
+            "rescale_t": rescale,
+        },
+    }
+
+
+OFFICIAL_PIPELINE_CONFIG: dict[str, Any] = {
+    "name": "Trellis2ImageTo3DPipeline",
+    "args": {
+        "models": {
+            "sparse_structure_flow_model": "ckpts/ss_flow_img_dit_1_3B_64_bf16",
+            "sparse_structure_decoder": (
+                "microsoft/TRELLIS-image-large/ckpts/ss_dec_conv3d_16l8_fp16"
+            ),
+            "shape_slat_flow_model_512": "ckpts/slat_flow_img2shape_dit_1_3B_512_bf16",
+            "shape_slat_flow_model_1024": "ckpts/slat_flow_img2shape_dit_1_3B_1024_bf16",
+            "shape_slat_decoder": "ckpts/shape_dec_next_dc_f16c32_fp16",
+            "tex_slat_flow_model_512": "ckpts/slat_flow_imgshape2tex_dit_1_3B_512_bf16",
+            "tex_slat_flow_model_1024": "ckpts/slat_flow_imgshape2tex_dit_1_3B_1024_bf16",
+            "tex_slat_decoder": "ckpts/tex_dec_next_dc_f16c32_fp16",
+        },
+        "sparse_structure_sampler": _sampler(5.0, [0.6, 1.0], 7.5, 0.7),
+        "shape_slat_sampler": _sampler(3.0, [0.6, 1.0], 7.5, 0.5),
+        "tex_slat_sampler": _sampler(3.0, [0.6, 0.9], 1.0, 0.0),
+        "shape_slat_normalization": {"mean": SHAPE_SLAT_MEAN, "std": SHAPE_SLAT_STD},
+        "tex_slat_normalization": {"mean": TEX_SLAT_MEAN, "std": TEX_SLAT_STD},
+        "image_cond_model": {
+            "name": "DinoV3FeatureExtractor",
+            "args": {"model_name": "facebook/dinov3-vitl16-pretrain-lvd1689m"},
+        },
+        # The official file names briaai/RMBG-2.0 (non-commercial); we default to the MIT
+        # BiRefNet weights and use RMBG-2.0 only when asked (see rembg/birefnet.py).
+        "rembg_model": {"name": "BiRefNet", "args": {"model_name": "ZhengPeng7/BiRefNet"}},
+        "default_pipeline_type": "1024_cascade",
+    },
+}
+
+# DINOv3 ViT-L/16 (facebook/dinov3-vitl16-pretrain-lvd1689m) config values, for building it
+# with random weights without downloading anything.
+DINOV3_VITL16_CONFIG: dict[str, Any] = {
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "intermediate_size": 4096,
+    "patch_size": 16,
+    "num_register_tokens": 4,
+    "rope_theta": 100.0,
+    "layer_norm_eps": 1e-5,
+    "key_bias": False,
+}
