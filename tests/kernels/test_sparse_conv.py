@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: MIT
+"""The Triton submanifold conv equals gather + matmul and FlexGEMM's output (fixture)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from trellis2_kernels.neighbor_map import build_neighbor_map, neighbor_order
+from trellis2_kernels.sparse_conv import sparse_conv, sparse_conv_ref
+
+from tests.kernels._common import DEVICE, TOLERANCES, random_voxels, sphere_shell
+from tests.utils import assert_verbose_allclose
+
+
+def _case(n, ci, co, dtype, seed, coords=None):
+    g = torch.Generator().manual_seed(seed)
+    coords = random_voxels(n, extent=6, seed=seed) if coords is None else coords
+    nbr = build_neighbor_map(coords).to(DEVICE)
+    feats = torch.randn(len(coords), ci, generator=g).to(DEVICE, dtype)
+    weight = (torch.randn(co, 3, 3, 3, ci, generator=g) / (27 * ci) ** 0.5).to(DEVICE, dtype)
+    bias = torch.randn(co, generator=g).to(DEVICE)
+    return feats, nbr, weight, bias
+
+
+def _check(feats, nbr, weight, bias, dtype, order=None):
+    got = sparse_conv(feats, nbr, weight, bias, order=order)
+    want = sparse_conv_ref(feats.float(), nbr, weight.float(), bias)
+    atol, rtol = TOLERANCES[dtype]
+    assert got.dtype == dtype
+    assert_verbose_allclose(got.float(), want, atol=atol, rtol=rtol, name="sparse_conv")
+
+
+def test_sparse_conv_equals_flexgemm_fixture_in_fp32(shared_dir):
+    io = load_file(str(shared_dir / "fixtures/parity/flexgemm_ops_io.safetensors"))
+    nbr = build_neighbor_map(io["conv.coords"]).to(DEVICE)
+    feats, w, b = (io[k].to(DEVICE) for k in ("conv.feats", "conv.weight", "conv.bias"))
+    got = sparse_conv(feats, nbr, w, b, order=neighbor_order(nbr))
+    assert_verbose_allclose(got, io["conv.out"].to(DEVICE), atol=1e-5, rtol=1e-5, name="conv")
+
+
+def test_sparse_conv_reference_equals_flexgemm_fixture(shared_dir):
+    io = load_file(str(shared_dir / "fixtures/parity/flexgemm_ops_io.safetensors"))
+    nbr = build_neighbor_map(io["conv.coords"])
+    got = sparse_conv_ref(io["conv.feats"], nbr, io["conv.weight"], io["conv.bias"])
+    assert_verbose_allclose(got, io["conv.out"], atol=1e-5, rtol=1e-5, name="conv_ref")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("n", "ci", "co"), [(1, 3, 16), (37, 16, 24), (37, 3, 3)])
+def test_sparse_conv_matches_reference_on_odd_shapes(n, ci, co, dtype):
+    feats, nbr, weight, bias = _case(n, ci, co, dtype, seed=n + ci + co)
+    _check(feats, nbr, weight, bias, dtype)
+
+
+def test_sparse_conv_with_gray_order_int64_map_and_no_bias_matches_reference():
+    feats, nbr, weight, _ = _case(37, 16, 24, torch.float32, seed=3)
+    order = neighbor_order(nbr)
+    _check(feats, nbr.long(), weight, None, torch.float32, order=order)
+
+
+def test_sparse_conv_rejects_a_weight_in_the_wrong_layout():
+    feats, nbr, weight, bias = _case(37, 16, 24, torch.float32, seed=4)
+    with pytest.raises(ValueError, match=r"\[Co, 3, 3, 3, Ci"):
+        sparse_conv(feats, nbr, weight.permute(0, 4, 1, 2, 3).contiguous(), bias)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("n", "ci", "co"), [(4097, 24, 16), (4097, 64, 64)])
+def test_sparse_conv_matches_reference_on_cuda_at_odd_sizes(n, ci, co, dtype):
+    feats, nbr, weight, bias = _case(n, ci, co, dtype, seed=n + ci, coords=random_voxels(n, 24))
+    _check(feats, nbr, weight, bias, dtype, order=neighbor_order(nbr))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("res", "ci", "co"), [(64, 512, 512), (256, 128, 128), (512, 64, 64)])
+def test_sparse_conv_matches_reference_on_cuda_on_sphere_shells(res, ci, co, dtype):
+    feats, nbr, weight, bias = _case(0, ci, co, dtype, seed=res, coords=sphere_shell(res))
+    _check(feats, nbr, weight, bias, dtype, order=neighbor_order(nbr))
