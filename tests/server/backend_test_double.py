@@ -3,7 +3,7 @@
 real preview backend). It sleeps through a few progress steps and returns a tiny fixed file.
 
 Its behaviour is steered by the display_name of the job: "crash" kills the worker process
-mid-run (a hard crash), "fail" raises, "slow" takes longer.
+mid-run on the first attempt (a hard crash), "fail" raises, "slow" takes ten times longer.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class SleepyBackendTestDouble:
         steps = self.steps * (10 if params.display_name.startswith("slow") else 1)
         for i in range(steps):
             reporter.progress("sleep", i, steps, i / steps)
-            if params.display_name.startswith("crash") and i == 2:
+            first_attempt = params.provenance.get("attempt") == 1
+            if params.display_name.startswith("crash") and i == 2 and first_attempt:
                 os._exit(3)
             if params.display_name.startswith("fail") and i == 2:
                 raise RuntimeError("the test double was told to fail")
