@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// Mirrors proto/trellis2/v1/asset_generation.proto; tests/clients/test_unity_proto_mirror.py
+// checks every field name and type against the proto descriptor.
+using Newtonsoft.Json;
+
+namespace Trellis2.Editor
+{
+    [ProtoMessage("trellis2.v1.GenerateAssetRequest")]
+    public sealed class GenerateAssetRequest
+    {
+        [JsonProperty("job")]
+        public CreateJobRequest Job { get; set; }
+    }
+}

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+// Mirrors proto/trellis2/v1/asset_generation.proto; tests/clients/test_unity_proto_mirror.py
+// checks every field name and type against the proto descriptor.
+using Newtonsoft.Json;
+
+namespace Trellis2.Editor
+{
+    [ProtoMessage("trellis2.v1.GpuInfo")]
+    public sealed class GpuInfo
+    {
+        [JsonProperty("index")]
+        public int Index { get; set; }
+
+        [JsonProperty("name")]
+        public string Name { get; set; }
+
+        [JsonProperty("memoryTotalBytes")]
+        public long MemoryTotalBytes { get; set; }
+    }
+}

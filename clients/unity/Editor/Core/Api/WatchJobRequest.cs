@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+// Mirrors proto/trellis2/v1/asset_generation.proto; tests/clients/test_unity_proto_mirror.py
+// checks every field name and type against the proto descriptor.
+using Newtonsoft.Json;
+
+namespace Trellis2.Editor
+{
+    [ProtoMessage("trellis2.v1.WatchJobRequest")]
+    public sealed class WatchJobRequest
+    {
+        /// <summary>"jobs/{job_id}".</summary>
+        [JsonProperty("name")]
+        public string Name { get; set; }
+
+        /// <summary>Replay events with seq &gt; after_seq (0 = from the start).</summary>
+        [JsonProperty("afterSeq")]
+        public long AfterSeq { get; set; }
+    }
+}
