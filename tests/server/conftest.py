@@ -16,7 +16,12 @@ from trellis2_server.api._gen.trellis2.v1 import asset_generation_pb2_grpc as pb
 def preview_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One shared server with the preview backend, for tests that don't restart it."""
     data = tmp_path_factory.mktemp("server") / "data"
-    server = ServerProcess(data, "--heartbeat-interval", "0.5").start()
+    server = ServerProcess(
+        data,
+        *("--heartbeat-interval", "0.5"),
+        # Small limits so the "too large" inputs of the bad-input tests stay small.
+        *("--max-upload-bytes", "1000000", "--max-image-pixels", "4000000"),
+    ).start()
     try:
         server.wait_serving()
         yield server

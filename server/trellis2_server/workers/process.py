@@ -77,7 +77,10 @@ def worker_main(
         if msg[0] == "stop":
             return
         if msg[0] == "run":
-            _run_job(conn, cancel_token, backend, store, msg[1], msg[2])
+            try:
+                _run_job(conn, cancel_token, backend, store, msg[1], msg[2])
+            except (BrokenPipeError, EOFError, OSError):
+                return  # the gateway went away while we reported
 
 
 # Backend name → "module:class" built in the worker. Only the trellis2 backend takes arguments.
@@ -131,8 +134,11 @@ class _Reporter:
         self._conn, self._token, self._dispatch, self._store = conn, cancel_token, dispatch, store
         self._last_stage = ""
         self._last_sent = 0.0
+        self._parent = os.getppid()
 
     def _check_cancel(self) -> None:
+        if os.getppid() != self._parent:
+            os._exit(0)  # the gateway died (e.g. SIGKILL): stop burning CPU on an orphan job
         if self._token.value == self._dispatch:
             raise self._canceled_exc("canceled by request")
 
