@@ -39,9 +39,10 @@ class SparseConvNeXtBlock3d(nn.Module):
 class SparseResBlockC2S3d(nn.Module):
     """Decoder up block: C -> C_out at twice the resolution, children chosen by a subdivision.
 
-    forward(x, subdiv=None) -> out (pred_subdiv=False) or (out, subdiv_logits) (pred_subdiv=True).
-    ``subdiv``: SparseTensor [N, 8] of logits on x's voxels (child k kept where > 0); with
-    pred_subdiv the block predicts it from x (``to_subdiv``) and ignores the argument.
+    forward(x, subdiv=None) -> out (pred_subdiv=False) or (out, predicted_logits) (pred_subdiv).
+    ``subdiv``: SparseTensor [N, 8] of logits on x's voxels (child k kept where > 0). With
+    pred_subdiv the block predicts the logits from x (``to_subdiv``) and uses them unless a
+    ``subdiv`` is given (teacher forcing, e.g. to compare two precisions on one voxel set).
     """
 
     def __init__(
@@ -65,8 +66,9 @@ class SparseResBlockC2S3d(nn.Module):
             self.to_subdiv = nn.Linear(channels, 8)
 
     def forward(self, x: SparseTensor, subdiv: SparseTensor | None = None):
-        if self.pred_subdiv:
-            subdiv = x.replace(self.to_subdiv(x.feats))
+        pred = x.replace(self.to_subdiv(x.feats)) if self.pred_subdiv else None
+        if subdiv is None:
+            subdiv = pred
         h = self.conv1(x.replace(F.silu(self.norm1(x.feats))))
         m = channel2spatial_map(x, None if subdiv is None else subdiv.feats > 0)
         h = channel2spatial(h, m)  # [M, C_out]
@@ -74,7 +76,7 @@ class SparseResBlockC2S3d(nn.Module):
         h = self.conv2(h.replace(F.silu(self.norm2(h.feats))))
         repeat = self.out_channels // (self.channels // 8)
         out = h.replace(h.feats + xs.feats.repeat_interleave(repeat, dim=1))
-        return (out, subdiv) if self.pred_subdiv else out
+        return (out, pred) if self.pred_subdiv else out
 
 
 class SparseResBlockS2C3d(nn.Module):

@@ -103,7 +103,8 @@ class SparseUnetVaeDecoder(_FP16Mixin, nn.Module):
 
     forward(x, guide_subs=None, return_subs=False): ``guide_subs`` is a list of SparseTensors of
     subdivision logits, one per C2S level (needed when pred_subdiv is False, unless the voxel sets
-    carry an encoder's cached maps); ``return_subs`` also returns the predicted logits.
+    carry an encoder's cached maps; with pred_subdiv they override the predictions);
+    ``return_subs`` also returns the predicted logits.
     """
 
     def __init__(
@@ -167,11 +168,11 @@ class SparseUnetVaeDecoder(_FP16Mixin, nn.Module):
                 break
             for j, block in enumerate(level):
                 if i < last and j == len(level) - 1:  # the C2S up block of level i
+                    guide = None if guide_subs is None else guide_subs[i]
                     if self.pred_subdiv:
-                        h, sub = block(h)
+                        h, sub = block(h, subdiv=guide)
                         subs.append(sub)
                     else:
-                        guide = None if guide_subs is None else guide_subs[i]
                         h = block(h, subdiv=guide)
                 else:
                     h = block(h)

@@ -39,12 +39,46 @@ def _flash_attn() -> Any:
         return None
 
 
+_VARLEN_STATE: dict[tuple[str, torch.dtype, int], bool] = {}
+
+
 @cache
 def _torch_varlen() -> Callable[..., torch.Tensor] | None:
     try:
         return importlib.import_module("torch.nn.attention.varlen").varlen_attn
     except Exception:
         return None
+
+
+def _torch_varlen_ok(q: torch.Tensor) -> bool:
+    """Whether torch's varlen_attn runs and agrees with per-sample SDPA for this device, dtype
+    and head dim (checked once on a small packed batch; any failure means: don't use it)."""
+    key = (str(q.device), q.dtype, q.shape[-1])
+    if key not in _VARLEN_STATE:
+        fn = _torch_varlen()
+        ok = False
+        if fn is not None:
+            try:
+                gen = torch.Generator(device=q.device).manual_seed(0)
+                lens = [37, 5, 64]
+                shape = (sum(lens), q.shape[1], q.shape[2])
+                t = [
+                    torch.randn(*shape, generator=gen, device=q.device, dtype=q.dtype)
+                    for _ in "qkv"
+                ]
+                cu = torch.tensor([0, 37, 42, 106], device=q.device, dtype=torch.int32)
+                got = fn(t[0], t[1], t[2], cu, cu, 64, 64).float()
+                ref = torch.cat(
+                    [
+                        _sdpa(t[0][None, a:b], t[1][None, a:b], t[2][None, a:b])[0].float()
+                        for a, b in zip(cu[:-1].tolist(), cu[1:].tolist(), strict=True)
+                    ]
+                )
+                ok = bool((got - ref).abs().max() < 2e-2)
+            except Exception:
+                ok = False
+        _VARLEN_STATE[key] = ok
+    return _VARLEN_STATE[key]
 
 
 @cache
@@ -57,6 +91,10 @@ def _sdpa_context() -> Callable[[], Any]:
         SDPBackend.EFFICIENT_ATTENTION,
         SDPBackend.MATH,
     ]
+    try:
+        sdpa_kernel(order, set_priority=True)
+    except TypeError:  # torch < 2.6 has no priority order; the backends are still all allowed
+        return lambda: sdpa_kernel(order)
     return lambda: sdpa_kernel(order, set_priority=True)
 
 
@@ -114,11 +152,8 @@ def varlen_attention(
     if on_cuda and half and backend in ("auto", "flash_attn") and _flash_attn() is not None:
         fa = _flash_attn()
         return fa.flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k)
-    if on_cuda and half and backend == "auto" and _torch_varlen() is not None:
-        try:
-            return _torch_varlen()(q, k, v, cu_q, cu_k, max_q, max_k)
-        except RuntimeError:
-            pass  # unsupported head dim / arch: the per-sample loop below is always valid
+    if on_cuda and half and backend == "auto" and _torch_varlen_ok(q):
+        return _torch_varlen()(q, k, v, cu_q, cu_k, max_q, max_k)
     out = torch.empty(q.shape[0], q.shape[1], v.shape[2], dtype=q.dtype, device=q.device)
     sq = sk = 0
     for nq, nk in zip(lens_q, lens_k, strict=True):
