@@ -213,14 +213,16 @@ def residual_norm_modulate_ref(
     rows, c = x.shape
     per_b = [t for t in (gate, shift, scale) if t is not None]
     nb = per_b[0].shape[0] if per_b else 1
-    bid = (
-        batch_ids.long()
-        if batch_ids is not None
-        else torch.arange(rows, device=x.device) // max(1, rows // nb)
-    )
+
+    def per_row(m: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        # Sparse: gather each row's item (x.batch_ids); dense: broadcast [B, 1, C] over [B, L, C].
+        if batch_ids is not None:
+            return m[batch_ids.long()].to(dtype)
+        return m.to(dtype)[:, None, :].expand(nb, rows // nb, c).reshape(rows, c)
+
     x_out = None
     if h is not None:
-        x = x + (h * gate[bid].to(h.dtype) if gate is not None else h)
+        x = x + (h * per_row(gate, h.dtype) if gate is not None else h)
         x_out = x
     y = None
     if norm:
@@ -228,5 +230,5 @@ def residual_norm_modulate_ref(
         b = bias.float() if bias is not None else None
         y = torch.nn.functional.layer_norm(x.float(), (c,), w, b, eps).to(x.dtype)
         if shift is not None and scale is not None:
-            y = y * (1 + scale[bid].to(y.dtype)) + shift[bid].to(y.dtype)
+            y = y * (1 + per_row(scale, y.dtype)) + per_row(shift, y.dtype)
     return x_out, y
