@@ -11,6 +11,9 @@ fi
 need=()
 command -v mcs >/dev/null || need+=(mono-mcs)
 command -v nunit-console >/dev/null || need+=(nunit-console)
+# The Unity client's core compiles against these (tests/clients/unity_build.py).
+[ -f /usr/lib/mono/4.5/System.Net.Http.dll ] || need+=(libmono-system-net-http4.0-cil)
+ls /usr/lib/cli/nunit.framework-*/nunit.framework.dll >/dev/null 2>&1 || need+=(libnunit-framework2.6.3-cil)
 [ -f /usr/lib/cli/Newtonsoft.Json-5.0/Newtonsoft.Json.dll ] || ls /usr/lib/cli/newtonsoft-json*/Newtonsoft.Json.dll >/dev/null 2>&1 || need+=(libnewtonsoft-json5.0-cil)
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
