@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,10 +89,8 @@ class UnityTestServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
@@ -121,7 +120,7 @@ async def _serve(data_dir: Path, heartbeat: float, factory: str | None) -> None:
     try:
         await running.service.wait_ready(120.0)
         print("ready", flush=True)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent through the log
+    except Exception as exc:
         print(f"backend failed: {exc}", file=sys.stderr, flush=True)
         stop.set()
     await stop.wait()
