@@ -178,6 +178,8 @@ class GodotReplay:
         ).result(120)
         try:
             assert running.http_port, "the server started without its HTTP/1.1 listener"
+            if hasattr(running.service, "wait_ready"):  # the preview worker process has loaded
+                asyncio.run_coroutine_threadsafe(running.service.wait_ready(120.0), loop).result()
             yield cls(running.http_port, fixtures)
         finally:
             asyncio.run_coroutine_threadsafe(running.stop(5.0), loop).result(60)
