@@ -92,3 +92,12 @@ def test_build_random_marks_the_model_and_is_seeded():
     assert a.random_weights is True
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
+
+
+def test_module_to_real_dtype_does_not_break_rope_phases(parity_dir, parity_io):
+    d = parity_io("ss_flow")
+    model = from_pretrained(parity_dir / "ss_flow")
+    with pytest.warns(UserWarning):  # torch warns that casting complex discards the imaginary
+        model.to(torch.float64).to(torch.float32)
+    out = model(d["input.x"], d["input.t"], d["input.cond"])
+    assert torch.allclose(out, d["output.out"], atol=1e-4, rtol=1e-4)

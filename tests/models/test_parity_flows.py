@@ -67,3 +67,12 @@ def test_ss_decoder_matches_reference_logits(parity_dir, parity_io, device):
     assert isinstance(model, SparseStructureDecoder)
     logits = model(d["input.z"])
     assert_verbose_allclose(logits, d["output.logits"], name="ss_dec logits", **TOL)
+
+
+def test_slat_flow_on_one_sample_alone_equals_its_rows_of_the_batched_run(parity_dir, parity_io):
+    d = parity_io("slat_flow_shape")
+    model = from_pretrained(parity_dir / "slat_flow_shape")
+    x = SparseTensor(d["input.feats"], d["input.coords"])
+    first = x.layout[0]
+    alone = model(x[0], d["input.t"][:1], d["input.cond"][:1])
+    assert_verbose_allclose(alone.feats, d["output.feats"][first], name="sample 0", **TOL)

@@ -118,6 +118,8 @@ class SparseStructureFlowModel(nn.Module):
         t_emb = manual_cast(t_emb, self.dtype)
         h = manual_cast(h, self.dtype)
         cond = manual_cast(cond, self.dtype)
+        if not self.rope_phases.is_complex():  # a Module.to(real dtype) dropped the phases
+            self.reset_computed_buffers()
         for block in self.blocks:
             h = block(h, t_emb, cond, self.rope_phases)
         h = manual_cast(h, x.dtype)

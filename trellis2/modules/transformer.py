@@ -150,10 +150,10 @@ class ModulatedSparseTransformerCrossBlock(_ModulatedCrossBlockBase):
     attn_cls = SparseMultiHeadAttention
 
     def forward(self, x: SparseTensor, mod: torch.Tensor, context: torch.Tensor) -> SparseTensor:
-        bid = x.batch_ids
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (
-            m[bid] for m in self._mods(mod)
-        )
+        mods = self._mods(mod)  # 6 x [B, C]
+        if x.batch_size > 1:  # per-row copies only when samples differ
+            mods = tuple(m[x.batch_ids] for m in mods)
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
         f = x.feats
         h = self.norm1(f) * (1 + scale_msa) + shift_msa
         h = self.self_attn(x.replace(h)).feats
