@@ -146,7 +146,7 @@ func _on_browse() -> void:
 		_dialog.filters = PackedStringArray(["*.png, *.jpg, *.jpeg, *.webp ; Images"])
 		_dialog.file_selected.connect(func(path: String) -> void: _image_path.text = path)
 		add_child(_dialog)
-	_dialog.popup_file_dialog()
+	_dialog.popup_centered_ratio(0.6)
 
 
 func _on_generate() -> void:
@@ -248,6 +248,9 @@ func start() -> void:
 	_runner.name = "Trellis2JobRunner"
 	add_child(_runner)
 	_fill_options()
+	# Children that stop the mouse (the path field, the preview) forward FileSystem drops here.
+	for target: Control in [_image_path, _preview]:
+		target.set_drag_forwarding(Callable(), _can_drop_data, _drop_data)
 	%Browse.pressed.connect(_on_browse)
 	_generate.pressed.connect(_on_generate)
 	_cancel.pressed.connect(_on_cancel)

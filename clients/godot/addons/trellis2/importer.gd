@@ -379,6 +379,10 @@ func apply(plan: Dictionary) -> String:
 		await tree.process_frame
 	if not existing.is_empty():
 		filesystem.reimport_files(existing)
+	# The scene imports after the scan (textures first, then scenes); give it up to ~20 s.
+	var deadline_ms: int = Time.get_ticks_msec() + 20000
+	while not ResourceLoader.exists(plan["scene_path"]) and Time.get_ticks_msec() < deadline_ms:
+		await tree.process_frame
 	if not ResourceLoader.exists(plan["scene_path"]):
 		return (
 			"Godot could not import %s. Open it in the FileSystem dock to see the import error."
