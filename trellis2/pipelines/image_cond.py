@@ -12,12 +12,13 @@ The weights (`facebook/dinov3-vitl16-pretrain-lvd1689m`) are gated under Meta's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DEFAULT_DINOV3 = "facebook/dinov3-vitl16-pretrain-lvd1689m"
 _MEAN = (0.485, 0.456, 0.406)
@@ -71,6 +72,9 @@ class DinoV3FeatureExtractor:
 
     def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """LANCZOS resize to (S, S), RGB / 255, ImageNet normalisation → [B, 3, S, S] fp32."""
+        import numpy as np
+        from PIL import Image
+
         s = self.image_size
         arrs = [
             np.asarray(im.resize((s, s), Image.Resampling.LANCZOS).convert("RGB"), np.float32) / 255

@@ -120,19 +120,40 @@ def resolve_checkpoint(path: str) -> Path:
     return local_json.with_suffix("")
 
 
+def _local_checkpoint(stem: Path) -> Path:
+    for f in (stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")):
+        if not f.is_file():
+            raise WeightsNotFoundError(f"missing checkpoint file {f}")
+    return stem
+
+
 def resolve_pipeline_model(location: str, value: str) -> Path:
     """Resolve a `models` entry the way the reference does: `{location}/{value}` first, then
-    `value` on its own (how the TRELLIS-image-large decoder path works)."""
-    first = f"{location.rstrip('/')}/{value}"
-    try:
-        return resolve_checkpoint(first)
-    except (WeightsNotFoundError, HubAccessError) as first_exc:
-        if Path(first + ".json").exists() or Path(first + ".safetensors").exists():
-            raise  # half a checkpoint locally: report that, don't look elsewhere
+    `value` on its own (how the TRELLIS-image-large decoder path works).
+
+    For a local `location` the first try is local only; a checkpoint that is half there (one of
+    its two files) is reported instead of looked for elsewhere.
+    """
+    if is_local(location):
+        stem = Path(location) / value
+        present = [stem.with_name(stem.name + e).is_file() for e in (".json", ".safetensors")]
+        if any(present):
+            return _local_checkpoint(stem)
+        first_error = f"no {stem}.json / .safetensors"
+    else:
         try:
-            return resolve_checkpoint(value)
+            return resolve_checkpoint(f"{location.rstrip('/')}/{value}")
         except (WeightsNotFoundError, HubAccessError) as exc:
-            raise type(exc)(
-                f"checkpoint {value!r} not found as {first!r} ({first_exc}) nor as {value!r} "
-                f"({exc})"
-            ) from exc
+            first_error = str(exc)
+    try:
+        return resolve_checkpoint(value)
+    except (WeightsNotFoundError, HubAccessError) as exc:
+        hint = (
+            f" Put the checkpoint at {Path(location) / value}.json/.safetensors."
+            if is_local(location)
+            else ""
+        )
+        raise type(exc)(
+            f"checkpoint {value!r} not found in {location!r} ({first_error}) nor on its own "
+            f"({exc}).{hint}"
+        ) from exc

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from trellis2.modules.sparse.tensor import SparseTensor
 from trellis2.pipelines.base import PipelineBase
-from trellis2.pipelines.preprocess import preprocess_image as _preprocess
 from trellis2.pipelines.samplers import FlowEulerSampler
+
+if TYPE_CHECKING:  # PIL is imported lazily: the pipeline's tensor stages do not need it
+    from PIL import Image
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
 
     def preprocess_image(self, image: Image.Image) -> Image.Image:
         """§2: crop on alpha (background removal first if the image has none), premultiply."""
+        from trellis2.pipelines.preprocess import preprocess_image as _preprocess
 
         def remove(rgb: Image.Image) -> Image.Image:
             model = self.rembg_model

@@ -12,11 +12,12 @@ Works on CPU and CUDA: the input goes to whatever device the model is on.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from PIL import Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class BiRefNet:
         return self.to("cpu")
 
     def _input(self, image: Image.Image) -> torch.Tensor:
+        import numpy as np
+        from PIL import Image
+
         # Resize((1024, 1024)) + ToTensor + Normalize, as the torchvision pipeline does on PIL.
         resized = image.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255).permute(2, 0, 1)
@@ -83,6 +87,8 @@ class BiRefNet:
 
     @torch.no_grad()
     def __call__(self, image: Image.Image) -> Image.Image:
+        from PIL import Image
+
         image = image.convert("RGB")
         x = self._input(image).to(self.device)
         pred = self.model(x)[-1].sigmoid().float().cpu()[0].squeeze()  # [1024, 1024] in [0, 1]

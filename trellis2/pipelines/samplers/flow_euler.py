@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 # progress(step, total): called after each Euler step (1-based step).
@@ -56,9 +55,10 @@ def _device(x: Any) -> torch.device:
 
 def rescale_time_sequence(steps: int, rescale_t: float) -> list[float]:
     """t_seq = linspace(1, 0, steps + 1) mapped through t' = s t / (1 + (s - 1) t), float64."""
-    t_seq = np.linspace(1, 0, steps + 1)
-    t_seq = rescale_t * t_seq / (1 + (rescale_t - 1) * t_seq)
-    return [float(v) for v in t_seq]
+    # Same float64 operations as numpy.linspace(1, 0, steps + 1): 1 + i * (-1 / steps), last = 0.
+    step = -1.0 / steps
+    t_seq = [1.0 + i * step for i in range(steps)] + [0.0]
+    return [rescale_t * t / (1 + (rescale_t - 1) * t) for t in t_seq]
 
 
 def per_sample_std(x: Any) -> torch.Tensor:
