@@ -39,10 +39,8 @@ async def test_sigkill_with_jobs_queued_and_running_then_restart_completes_all_o
     server.wait_serving()
     async with grpc.aio.insecure_channel(server.address) as ch:
         stub = pb_grpc.AssetGenerationServiceStub(ch)
-        big = {"texture_size": 1024, "decimation_target": 20000}
-        jobs = [await stub.CreateJob(job_request(make_png(160), seed=1, export=big))]
-        for seed in (2, 3):
-            jobs.append(await stub.CreateJob(job_request(make_png(64), seed=seed)))
+        # One worker: the first job runs while the other two wait in the queue.
+        jobs = [await stub.CreateJob(job_request(make_png(64), seed=s)) for s in (1, 2, 3)]
         async for ev in stub.WatchJob(pb.WatchJobRequest(name=jobs[0].name)):
             if ev.WhichOneof("event") == "progress":
                 break

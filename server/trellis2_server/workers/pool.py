@@ -9,6 +9,7 @@ asyncio consumer (`on_message(worker, msg)`); a worker that exits shows up as th
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import multiprocessing as mp
@@ -83,6 +84,7 @@ class WorkerPool:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        atexit.register(self._kill_all)
         for w in self.workers:
             self._queues[w.index] = asyncio.Queue()
             self._consumers.append(asyncio.create_task(self._consume(w)))
@@ -104,7 +106,9 @@ class WorkerPool:
                 w.device,
                 self._threads,
             ),
-            daemon=True,
+            # Not daemonic: backends may start their own helper processes. An atexit hook
+            # (registered in start) kills workers that a crashing gateway leaves behind.
+            daemon=False,
         )
         w.process.start()
         child.close()  # so the reader sees EOF when the worker dies
@@ -142,6 +146,12 @@ class WorkerPool:
             except Exception:
                 _LOGGER.exception("%s: error handling message %r", w.name, msg[0])
 
+    def _kill_all(self) -> None:
+        for w in self.workers:
+            if w.process is not None and w.process.is_alive():
+                w.process.kill()
+                w.process.join(5)
+
     def send(self, w: Worker, msg: tuple[Any, ...]) -> bool:
         try:
             assert w.conn is not None
@@ -170,3 +180,4 @@ class WorkerPool:
         for task in self._consumers:
             task.cancel()
         await asyncio.gather(*self._consumers, return_exceptions=True)
+        atexit.unregister(self._kill_all)
