@@ -119,14 +119,16 @@ def load_image_to_3d(
     seed: int = 0,
     rembg_model: str | None = None,
     low_vram: bool | None = None,
+    image_cond_model: Any = None,
 ) -> Any:
     """See `Trellis2ImageTo3DPipeline.from_pretrained`.
 
     `random_weights=True` builds every network (and DINOv3 ViT-L) with random weights on
     `device` without reading any file (official pipeline.json content from `defaults.py`;
     `random_configs` / `dinov3_config` override model configs, e.g. tiny ones for CPU smoke
-    tests). Such a pipeline has no background removal (send RGBA images) and marks every
-    result `random_weights = True`.
+    tests). `image_cond_model` replaces the DINOv3 extractor (anything with `.to`,
+    `.image_size` and `__call__(images) -> [B, L, C]`). A random pipeline has no background
+    removal (send RGBA images) and marks every result `random_weights = True`.
     """
     if random_weights:
         config: dict[str, Any] = OFFICIAL_PIPELINE_CONFIG
@@ -143,11 +145,13 @@ def load_image_to_3d(
     if random_weights:
         dev = torch.device(device)
         models = _random_models(model_paths, names, random_configs, dev, seed)
-        from transformers import DINOv3ViTConfig, DINOv3ViTModel
+        if image_cond_model is None:
+            from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
-        torch.manual_seed(seed)
-        dino = DINOv3ViTModel(DINOv3ViTConfig(**(dinov3_config or DINOV3_VITL16_CONFIG)))
-        image_cond = DinoV3FeatureExtractor(model=dino.to(dev))
+            torch.manual_seed(seed)
+            dino = DINOv3ViTModel(DINOv3ViTConfig(**(dinov3_config or DINOV3_VITL16_CONFIG)))
+            image_cond_model = DinoV3FeatureExtractor(model=dino.to(dev))
+        image_cond = image_cond_model
         rembg = None
     else:
         assert path is not None
@@ -155,7 +159,7 @@ def load_image_to_3d(
         cond_spec = _require(args, "image_cond_model", config_file)
         if cond_spec.get("name") != "DinoV3FeatureExtractor":
             raise ValueError(f"unsupported image_cond_model {cond_spec.get('name')!r}")
-        image_cond = _load_dinov3(path, cond_spec["args"]["model_name"])
+        image_cond = image_cond_model or _load_dinov3(path, cond_spec["args"]["model_name"])
         rembg_spec = args.get("rembg_model") or {}
         rembg = _rembg_factory(path, rembg_spec.get("args", {}).get("model_name"), rembg_model)
 
