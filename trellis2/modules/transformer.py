@@ -12,10 +12,13 @@ LNs are fp32 LayerNorm32 with eps 1e-6; only LN2 has affine parameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+from . import fused
 from .attention.modules import MultiHeadAttention
 from .norm import LayerNorm32
 from .sparse.attention import SparseMultiHeadAttention
@@ -120,6 +123,24 @@ class _ModulatedCrossBlockBase(nn.Module):
             return (self.modulation + mod).type(mod.dtype).chunk(6, dim=1)
         return self.adaLN_modulation(mod).chunk(6, dim=1)
 
+    def _fused_rows(
+        self,
+        rnm: Callable[..., Any],
+        x: torch.Tensor,
+        mods: tuple[torch.Tensor, ...],
+        self_attn: Callable[[torch.Tensor], torch.Tensor],
+        cross_attn: Callable[[torch.Tensor], torch.Tensor],
+        batch_ids: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The block on rows x [R, C] with the fused residual + LN + modulation kernel."""
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
+        kw = {"eps": 1e-6, "batch_ids": batch_ids}
+        _, h = rnm(x, shift=shift_msa, scale=scale_msa, **kw)
+        x, h = rnm(x, self_attn(h), gate_msa, weight=self.norm2.weight, bias=self.norm2.bias, **kw)
+        x, h = rnm(x, cross_attn(h), None, shift=shift_mlp, scale=scale_mlp, **kw)
+        x, _ = rnm(x, self.mlp(h), gate_mlp, norm=False, **kw)
+        return x
+
 
 class ModulatedTransformerCrossBlock(_ModulatedCrossBlockBase):
     """Dense block on x [B, L, C]; mod [B, 6C]; context [B, Lc, C_ctx]; phases [L, D/2]."""
@@ -131,7 +152,20 @@ class ModulatedTransformerCrossBlock(_ModulatedCrossBlockBase):
         context: torch.Tensor,
         phases: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self._mods(mod)
+        mods = self._mods(mod)
+        rnm = fused.get("residual_norm_modulate", x)
+        if rnm is not None:
+            b, length, c = x.shape
+            out = self._fused_rows(
+                rnm,
+                x.reshape(b * length, c),
+                mods,
+                lambda h: self.self_attn(h.view(b, length, c), phases=phases).view(-1, c),
+                lambda h: self.cross_attn(h.view(b, length, c), context).view(-1, c),
+                None,
+            )
+            return out.view(b, length, c)
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
         h = self.norm1(x)
         h = h * (1 + scale_msa.unsqueeze(1)) + shift_msa.unsqueeze(1)
         h = self.self_attn(h, phases=phases)
@@ -151,6 +185,18 @@ class ModulatedSparseTransformerCrossBlock(_ModulatedCrossBlockBase):
 
     def forward(self, x: SparseTensor, mod: torch.Tensor, context: torch.Tensor) -> SparseTensor:
         mods = self._mods(mod)  # 6 x [B, C]
+        rnm = fused.get("residual_norm_modulate", x.feats)
+        if rnm is not None:
+            bid = x.batch_ids if x.batch_size > 1 else None
+            out = self._fused_rows(
+                rnm,
+                x.feats,
+                mods,
+                lambda h: self.self_attn(x.replace(h)).feats,
+                lambda h: self.cross_attn(x.replace(h), context).feats,
+                bid,
+            )
+            return x.replace(out)
         if x.batch_size > 1:  # per-row copies only when samples differ
             mods = tuple(m[x.batch_ids] for m in mods)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods

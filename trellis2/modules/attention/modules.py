@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import fused
 from ..norm import MultiHeadRMSNorm
 from .dispatch import dense_attention
 from .rope import RotaryPositionEmbedder
@@ -68,10 +69,17 @@ class MultiHeadAttention(nn.Module):
             assert context is not None
             q = self.to_q(x).reshape(b, length, h, d)
             k, v = self.to_kv(context).reshape(b, context.shape[1], 2, h, d).unbind(2)
-        if self.qk_rms_norm:
-            q, k = self.q_rms_norm(q), self.k_rms_norm(k)
         if self.use_rope:
             assert phases is not None, "RoPE attention needs phases [L, D/2]"
-            q, k = self.rope(q, k, phases)
+        fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
+        if fused_qk is not None:
+            ph = torch.view_as_real(phases) if self.use_rope else None  # [L, D/2, 2] fp32
+            q = fused_qk(q, self.q_rms_norm.gamma, ph)
+            k = fused_qk(k, self.k_rms_norm.gamma, ph if self._type == "self" else None)
+        else:
+            if self.qk_rms_norm:
+                q, k = self.q_rms_norm(q), self.k_rms_norm(k)
+            if self.use_rope:
+                q, k = self.rope(q, k, phases)
         out = dense_attention(q, k, v).reshape(b, length, c)
         return self.to_out(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import fused
 from ..attention.dispatch import varlen_attention
 from ..attention.rope import RotaryPositionEmbedder
 from ..norm import MultiHeadRMSNorm
@@ -79,11 +80,17 @@ class SparseMultiHeadAttention(nn.Module):
             k, v = self.to_kv(context).reshape(b * length, 2, h, d).unbind(1)
             cu_k = torch.arange(b + 1, device=x.device, dtype=torch.int32) * length
             lens_k = [length] * b
-        if self.qk_rms_norm:
-            q, k = self.q_rms_norm(q), self.k_rms_norm(k)
-        if self.use_rope:
-            phases = self._phases(x)
-            q, k = self.rope(q[None], k[None], phases)
-            q, k = q[0], k[0]
+        phases = self._phases(x) if self.use_rope else None
+        fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
+        if fused_qk is not None:
+            ph = torch.view_as_real(phases) if phases is not None else None  # [N, D/2, 2] fp32
+            q = fused_qk(q, self.q_rms_norm.gamma, ph)
+            k = fused_qk(k, self.k_rms_norm.gamma, ph if self._type == "self" else None)
+        else:
+            if self.qk_rms_norm:
+                q, k = self.q_rms_norm(q), self.k_rms_norm(k)
+            if phases is not None:
+                q, k = self.rope(q[None], k[None], phases)
+                q, k = q[0], k[0]
         out = varlen_attention(q, k, v, x.cu_seqlens, cu_k, lens_q, lens_k)
         return x.replace(self.to_out(out.reshape(n, self.channels)))
