@@ -258,6 +258,13 @@ def test_recorded_request_is_well_formed_http_with_a_valid_proto_json_body(name:
         assert export.texture_format in (pb.TEXTURE_FORMAT_WEBP, pb.TEXTURE_FORMAT_PNG)
 
 
+def test_recorded_server_answer_used_by_the_gdscript_tests_is_valid_proto_json() -> None:
+    recorded = FIXTURES.parent / "server_preview/completed_event.json"
+    event = json_format.Parse(recorded.read_text(), pb.JobEvent(), ignore_unknown_fields=False)
+    assert event.WhichOneof("event") == "completed"
+    assert event.completed.artifacts[0].kind == pb.ARTIFACT_KIND_ASSET
+
+
 def _proto_json_names() -> set[str]:
     names: set[str] = set()
     for message in pb.DESCRIPTOR.message_types_by_name.values():

@@ -171,3 +171,28 @@ func test_glb_without_external_textures_lets_godot_extract_materials() -> void:
 		config.get_value("params", "materials/extract_path"), DIR + "/materials", "into materials/"
 	)
 	assert_false(plan["files"].has(DIR + "/materials/material_0.tres"), "no hand-made material")
+
+
+func test_plan_for_a_real_server_answer_uses_its_orm_and_names() -> void:
+	var folder: String = "res://test/fixtures/server_preview/"
+	var event := Trellis2JobModel.parse_event(
+		JSON.parse_string(FileAccess.get_file_as_string(folder + "completed_event.json"))
+	)
+	var gltf: Dictionary = JSON.parse_string(
+		FileAccess.get_file_as_string(folder + "fixture_disc.gltf.json")
+	)
+	var files: Array[Dictionary] = Trellis2Importer.plan_downloads(event.artifacts, DIR)
+	var plan: Dictionary = Trellis2Importer.plan_import(
+		"fixture_disc", DIR, files, gltf, event.stats.alpha_mode, {"collision": "convex"}
+	)
+	assert_eq(plan["scene_path"], DIR + "/fixture_disc.gltf", "main asset")
+	assert_eq(plan["warnings"], [], "no warnings")
+	var tres: String = plan["files"][DIR + "/materials/material.tres"]
+	assert_true(tres.contains('path="%s/fixture_disc_orm.png"' % DIR), "ORM bound")
+	assert_true(tres.contains('path="%s/fixture_disc_basecolor.webp"' % DIR), "albedo bound")
+	assert_true(tres.contains("transparency = 0"), "opaque")
+	var config := ConfigFile.new()
+	config.parse(plan["files"][DIR + "/fixture_disc.gltf.import"])
+	var sub: Dictionary = config.get_value("params", "_subresources")
+	assert_true(sub["nodes"].has("PATH:fixture_disc"), "collision on the mesh node")
+	assert_true(plan["files"].has(DIR + "/fixture_disc_orm.png.import"), "ORM texture import")

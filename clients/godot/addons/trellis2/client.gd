@@ -15,6 +15,8 @@ extends Node
 #region Constants
 ## Seconds to connect and get an answer to a unary call.
 const UNARY_TIMEOUT_S: float = 30.0
+## Seconds for CreateJob, whose body carries the whole image (up to the server's upload limit).
+const UPLOAD_TIMEOUT_S: float = 180.0
 ## Seconds of silence after which a watch stream counts as dropped (the server sends
 ## heartbeats every 10 s by default).
 const STREAM_IDLE_TIMEOUT_S: float = 45.0
@@ -168,14 +170,14 @@ func _read_all(http: HTTPClient, timeout_s: float) -> PackedByteArray:
 	return body
 
 
-func _unary(request: Trellis2Requests.Request) -> Result:
-	var sent: Array = await _send(request, UNARY_TIMEOUT_S)
+func _unary(request: Trellis2Requests.Request, timeout_s: float = UNARY_TIMEOUT_S) -> Result:
+	var sent: Array = await _send(request, timeout_s)
 	if sent[1] != null:
 		return sent[1]
 	var http: HTTPClient = sent[0]
 	var result := Result.new()
 	result.http_status = http.get_response_code()
-	var body: PackedByteArray = await _read_all(http, UNARY_TIMEOUT_S)
+	var body: PackedByteArray = await _read_all(http, timeout_s)
 	http.close()
 	var parsed: Variant = JSON.parse_string(body.get_string_from_utf8())
 	var data: Dictionary = parsed if parsed is Dictionary else {}
@@ -322,7 +324,7 @@ func get_server_info() -> Result:
 ## [method Trellis2Requests.create_job_message] for [param options].
 func create_job(image: PackedByteArray, options: Dictionary) -> Result:
 	var result: Result = await _unary(
-		Trellis2Requests.create_job(_host_header(), api_key, image, options)
+		Trellis2Requests.create_job(_host_header(), api_key, image, options), UPLOAD_TIMEOUT_S
 	)
 	if result.ok:
 		result.value = Trellis2JobModel.parse_job(result.value)
