@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trellis2.modules.sparse.tensor import SparseTensor
+from trellis2.modules.sparse import SparseTensor
 from trellis2.pipelines.samplers import (
     FlowEulerGuidanceIntervalSampler,
     build_sampler,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from trellis2.modules.sparse.tensor import SparseTensor
+from trellis2.modules.sparse import SparseTensor
 
 
 def mesh_with_voxel(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from trellis2.modules.sparse.tensor import SparseTensor
+from trellis2.modules.sparse import SparseTensor
 from trellis2.pipelines.base import PipelineBase
 from trellis2.pipelines.samplers import FlowEulerSampler
 

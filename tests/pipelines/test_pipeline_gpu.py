@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+"""The tiny pipeline on CUDA (device only): low-VRAM offload and agreement with the CPU run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from trellis2.pipelines import Trellis2ImageTo3DPipeline
+from trellis2.pipelines.tiny import write_tiny_checkpoint
+
+pytestmark = pytest.mark.gpu
+FEW = {"steps": 2}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_gpu"))
+
+
+def _image() -> Image.Image:
+    arr = np.zeros((96, 80, 4), np.uint8)
+    arr[20:76, 18:62] = (200, 120, 60, 255)
+    return Image.fromarray(arr)
+
+
+def _latents(pipe: Trellis2ImageTo3DPipeline, pipeline_type: str):
+    _, latents = pipe.run(
+        _image(),
+        seed=3,
+        pipeline_type=pipeline_type,
+        return_latent=True,
+        sparse_structure_sampler_params=FEW,
+        shape_slat_sampler_params=FEW,
+        tex_slat_sampler_params=FEW,
+    )
+    return latents
+
+
+@pytest.mark.parametrize("low_vram", [True, False])
+def test_cuda_run_matches_the_cpu_run_because_noise_is_drawn_on_the_cpu(
+    ckpt: Path, low_vram: bool
+) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    cpu = Trellis2ImageTo3DPipeline.from_pretrained(str(ckpt))
+    s_cpu, t_cpu, res_cpu = _latents(cpu, "1024_cascade")
+    gpu = Trellis2ImageTo3DPipeline.from_pretrained(str(ckpt), low_vram=low_vram).cuda()
+    if low_vram:
+        assert all(p.device.type == "cpu" for p in gpu.models["tex_slat_decoder"].parameters())
+    s_gpu, t_gpu, res_gpu = _latents(gpu, "1024_cascade")
+    assert res_gpu == res_cpu
+    assert torch.equal(s_gpu.coords.cpu(), s_cpu.coords)
+    torch.testing.assert_close(s_gpu.feats.cpu(), s_cpu.feats, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(t_gpu.feats.cpu(), t_cpu.feats, rtol=1e-3, atol=1e-3)
+    if low_vram:  # models went back to the CPU after their stage
+        assert all(p.device.type == "cpu" for p in gpu.models["tex_slat_decoder"].parameters())
