@@ -150,6 +150,26 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void A_finished_team_job_from_list_jobs_becomes_an_importable_record()
+        {
+            var job = ProtoJson.Deserialize<Job>(
+                "{\"name\":\"jobs/t1\",\"jobId\":\"t1\",\"state\":\"JOB_STATE_SUCCEEDED\",\"lastSeq\":\"12\"," +
+                "\"spec\":{\"displayName\":\"old lamp\",\"seed\":\"99\",\"pipelineType\":\"PIPELINE_TYPE_512\"," +
+                "\"exportOptions\":{\"textureSize\":2048,\"container\":\"ASSET_CONTAINER_GLB\"}}," +
+                "\"artifacts\":[{\"digest\":\"d\",\"filename\":\"a.glb\",\"kind\":\"ARTIFACT_KIND_ASSET\"}]}");
+            var r = JobRequests.RecordFromJob(job, RenderPipelineKind.Universal, "Assets/Generated/old_lamp", "http://s:8080");
+            Assert.AreEqual("t1", r.JobId);
+            Assert.AreEqual("old_lamp", r.DisplayName);
+            Assert.AreEqual(99L, r.SeedUsed);
+            Assert.AreEqual(PipelineType.Res512, r.Settings.Resolution);
+            Assert.AreEqual(2048, r.Settings.TextureSize);
+            Assert.AreEqual(AssetContainer.Glb, r.Settings.Container);
+            Assert.AreEqual(0L, r.LastSeq, "only events advance LastSeq");
+            Assert.IsTrue(r.NeedsAttention);
+            Assert.AreEqual("Assets/Generated/old_lamp/old_lamp.glb", ImportPlanner.PlanFiles(r).ModelPath);
+        }
+
+        [Test]
         public void Missing_history_file_is_an_empty_history()
         {
             var store = new JobRecordStore();

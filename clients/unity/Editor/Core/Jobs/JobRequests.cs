@@ -82,6 +82,45 @@ namespace Trellis2.Editor
             return record;
         }
 
+        /// <summary>
+        /// A record for a job found on the server (the team's history, ListJobs), so this
+        /// editor can import it: settings come from the job's spec.
+        /// </summary>
+        public static JobRecord RecordFromJob(
+            Job job, RenderPipelineKind pipeline, string outputFolder, string serverUrl)
+        {
+            var spec = job.Spec ?? new JobSpec();
+            var export = spec.ExportOptions ?? new ExportOptions();
+            var settings = new GenerationSettings
+            {
+                DisplayName = AssetNames.Sanitize(spec.DisplayName),
+                Resolution = spec.PipelineType,
+                Seed = spec.Seed,
+                Backend = spec.Backend ?? "",
+                Priority = spec.Priority,
+            };
+            if (export.TextureSize > 0)
+                settings.TextureSize = export.TextureSize;
+            if (export.DecimationTarget > 0)
+                settings.DecimationTarget = export.DecimationTarget;
+            if (export.Container != AssetContainer.Unspecified)
+                settings.Container = export.Container;
+            var record = new JobRecord
+            {
+                JobId = string.IsNullOrEmpty(job.JobId) ? JobNames.ToId(job.Name) : job.JobId,
+                Name = string.IsNullOrEmpty(job.Name) ? JobNames.ToName(job.JobId) : job.Name,
+                ServerUrl = serverUrl,
+                RequestId = job.RequestId,
+                DisplayName = settings.DisplayName,
+                Settings = settings,
+                RenderPipeline = pipeline,
+                OutputFolder = outputFolder,
+                CreatedUtc = string.IsNullOrEmpty(job.CreateTime) ? DateTime.UtcNow.ToString("o") : job.CreateTime,
+            };
+            JobRecordUpdater.ApplyJob(record, job);
+            return record;
+        }
+
         public static string NewRequestId()
         {
             return "unity-" + Guid.NewGuid().ToString("N");
