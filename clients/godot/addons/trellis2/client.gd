@@ -108,25 +108,17 @@ func _open(deadline_ms: int) -> Array:
 			http.close()
 			return [null, _fail("unavailable", "Timed out connecting to %s." % server_url)]
 		await _tree_frame()
-	match http.get_status():
-		HTTPClient.STATUS_CONNECTED:
-			return [http, null]
-		HTTPClient.STATUS_CANT_RESOLVE:
-			return [null, _fail("unavailable", "Cannot resolve the host of %s." % server_url)]
-		HTTPClient.STATUS_TLS_HANDSHAKE_ERROR:
-			return [
-				null,
-				_fail(
-					"unavailable",
-					(
-						(
-							"TLS handshake with %s failed: the certificate is not trusted. "
-							+ "For a self-signed server set trellis2/server/trusted_ca_path."
-						)
-						% server_url
-					)
-				)
-			]
+	var status: int = http.get_status()
+	if status == HTTPClient.STATUS_CONNECTED:
+		return [http, null]
+	if status == HTTPClient.STATUS_CANT_RESOLVE:
+		return [null, _fail("unavailable", "Cannot resolve the host of %s." % server_url)]
+	if status == HTTPClient.STATUS_TLS_HANDSHAKE_ERROR:
+		var why: String = (
+			"TLS handshake with %s failed: the certificate is not trusted. "
+			+ "For a self-signed server set trellis2/server/trusted_ca_path."
+		)
+		return [null, _fail("unavailable", why % server_url)]
 	return [null, _fail("unavailable", "Cannot connect to %s." % server_url)]
 
 

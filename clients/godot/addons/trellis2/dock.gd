@@ -71,9 +71,9 @@ func _fill_options() -> void:
 		if entry[1] == defaults["pipeline_type"]:
 			_resolution.select(_resolution.item_count - 1)
 	_texture_size.clear()
-	for size: int in TEXTURE_SIZES:
-		_texture_size.add_item(str(size))
-		if size == defaults["texture_size"]:
+	for edge: int in TEXTURE_SIZES:
+		_texture_size.add_item(str(edge))
+		if edge == defaults["texture_size"]:
 			_texture_size.select(_texture_size.item_count - 1)
 	_texture_format.clear()
 	for format: String in TEXTURE_FORMATS:

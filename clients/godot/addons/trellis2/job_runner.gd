@@ -138,9 +138,9 @@ func _import_steps(job_name: String) -> String:
 		if job.value.stats != null:
 			_store.update(job_name, "alpha_mode", job.value.stats.alpha_mode)
 	var options: Dictionary = record.get("options", {})
-	var name: String = Trellis2Importer.safe_name(str(record.get("display_name", "asset")))
+	var asset_name: String = Trellis2Importer.safe_name(str(record.get("display_name", "asset")))
 	var folder: String = str(options.get("target_folder", Trellis2Settings.target_folder()))
-	var asset_dir: String = folder.path_join(name)
+	var asset_dir: String = folder.path_join(asset_name)
 	var files: Array[Dictionary] = Trellis2Importer.plan_downloads(artifacts, asset_dir)
 	for entry: Dictionary in files:
 		_downloading_job = job_name
@@ -160,7 +160,7 @@ func _import_steps(job_name: String) -> String:
 		var parsed: Variant = JSON.parse_string(FileAccess.get_file_as_string(main_path))
 		gltf = parsed if parsed is Dictionary else {}
 	var plan: Dictionary = Trellis2Importer.plan_import(
-		name, asset_dir, files, gltf, str(record.get("alpha_mode", "OPAQUE")), options
+		asset_name, asset_dir, files, gltf, str(record.get("alpha_mode", "OPAQUE")), options
 	)
 	for warning: String in plan["warnings"]:
 		push_warning("TRELLIS.2: " + warning)

@@ -37,7 +37,7 @@ const PIPELINE_TYPES: PackedStringArray = [
 
 #region Private Functions
 static func _project_specs() -> Array[Dictionary]:
-	return [
+	var specs: Array[Dictionary] = [
 		{
 			"name": SERVER_URL,
 			"type": TYPE_STRING,
@@ -102,6 +102,7 @@ static func _project_specs() -> Array[Dictionary]:
 			"hint_string": ",".join(PIPELINE_TYPES),
 		},
 	]
+	return specs
 
 
 #endregion
