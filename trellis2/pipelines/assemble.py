@@ -21,7 +21,9 @@ def mesh_with_voxel(
 
     fill = getattr(mesh, "fill_holes", None)
     if callable(fill):
-        fill()
+        filled = fill()  # in place like the reference, or returning the filled mesh
+        if filled is not None and hasattr(filled, "faces"):
+            mesh = filled
     n_ch = voxels.feats.shape[1]
     return MeshWithVoxel(
         mesh.vertices,

@@ -105,7 +105,12 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
     def from_pretrained(
         cls, path: str = "microsoft/TRELLIS.2-4B", config_file: str = "pipeline.json", **kw: Any
     ) -> Trellis2ImageTo3DPipeline:
-        """Load from a local folder or a hub id (official layout). See `pipeline_loading`."""
+        """Load from a local folder or a hub id in the official layout.
+
+        Keyword options (see `pipeline_loading.load_image_to_3d`): `random_weights`,
+        `random_configs`, `dinov3_config`, `device`, `seed`, `rembg_model` (e.g.
+        "briaai/RMBG-2.0", non-commercial, only when asked), `low_vram`, `image_cond_model`.
+        """
         from trellis2.pipelines.pipeline_loading import load_image_to_3d
 
         return load_image_to_3d(cls, path, config_file, **kw)
@@ -119,6 +124,8 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
     def rembg_model(self) -> Any:
         if self._rembg is not None and not hasattr(self._rembg, "to"):
             self._rembg = self._rembg()  # lazy: only images without alpha need it
+            if not self.low_vram:
+                self._rembg.to(self._device)
         return self._rembg
 
     def preprocess_image(self, image: Image.Image) -> Image.Image:
