@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: MIT
+"""Mesh clean-up: the CuMesh operations the reference export uses, vectorised in numpy/scipy.
+
+All functions take and return (vertices float32 [V, 3], faces int64 [F, 3]) and keep face order
+where they only remove faces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from trellis2.postprocess.topology import (
+    directed_edges,
+    face_areas,
+    manifold_face_pairs,
+    remove_unreferenced_vertices,
+    unique_edges,
+    vertex_components,
+)
+
+
+def remove_degenerate_faces(
+    vertices: np.ndarray, faces: np.ndarray, min_area: float = 1e-12
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop faces with a repeated index or (near) zero area."""
+    distinct = (
+        (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    )
+    keep = distinct & (face_areas(vertices, faces) > min_area)
+    return vertices, faces[keep]
+
+
+def remove_duplicate_faces(
+    vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first of faces that use the same three vertices (any order or orientation)."""
+    key = np.sort(faces, axis=1)
+    _, first = np.unique(key, axis=0, return_index=True)
+    return vertices, faces[np.sort(first)]
+
+
+def repair_non_manifold_edges(
+    vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where more than two faces share an edge, keep the two first faces and drop the others
+    (the hole this may open is closed by `fill_holes`)."""
+    _, inv, counts = unique_edges(faces, len(vertices))
+    if counts.max(initial=0) <= 2:
+        return vertices, faces
+    rows = np.flatnonzero(counts[inv] > 2)
+    rows = rows[np.lexsort((rows, inv[rows]))]
+    e_sorted = inv[rows]
+    start = np.r_[True, e_sorted[1:] != e_sorted[:-1]]
+    rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(start, np.arange(len(rows)), 0))
+    drop = np.zeros(len(faces), dtype=bool)
+    drop[rows[rank >= 2] // 3] = True
+    return vertices, faces[~drop]
+
+
+def remove_small_connected_components(
+    vertices: np.ndarray, faces: np.ndarray, min_area: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop connected components (through shared vertices) whose total area is below min_area."""
+    n, labels = vertex_components(faces, len(vertices))
+    if n <= 1:
+        return vertices, faces
+    area = np.bincount(labels, face_areas(vertices, faces), minlength=n)
+    return vertices, faces[area[labels] >= min_area]
+
+
+def fill_holes(
+    vertices: np.ndarray, faces: np.ndarray, max_hole_perimeter: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Close boundary loops with perimeter <= max_hole_perimeter by a fan around their centroid.
+
+    Boundary edges are those used by one face; each loop is a connected component of them. The
+    new triangles run each boundary edge backwards so they continue the neighbour's orientation.
+    """
+    e, inv, counts = unique_edges(faces, len(vertices))
+    bnd = e[counts[inv] == 1]
+    if len(bnd) == 0:
+        return vertices, faces
+    nv = len(vertices)
+    g = sparse.coo_matrix((np.ones(len(bnd), np.int8), (bnd[:, 0], bnd[:, 1])), shape=(nv, nv))
+    _, vlabel = csgraph.connected_components(g, directed=False)
+    loop = vlabel[bnd[:, 0]]
+    uniq, loop = np.unique(loop, return_inverse=True)
+    seg = np.linalg.norm(vertices[bnd[:, 1]] - vertices[bnd[:, 0]], axis=1)
+    perimeter = np.bincount(loop, seg, minlength=len(uniq))
+    n_edges = np.bincount(loop, minlength=len(uniq))
+    small = (perimeter <= max_hole_perimeter) & (n_edges >= 3)
+    if not small.any():
+        return vertices, faces
+    sel = small[loop]
+    bnd, loop = bnd[sel], loop[sel]
+    remap = np.full(len(uniq), -1, dtype=np.int64)
+    remap[np.flatnonzero(small)] = np.arange(int(small.sum()))
+    loop = remap[loop]
+    cnt = np.bincount(loop).astype(np.float64)
+    centroid = (
+        np.stack(
+            [np.bincount(loop, vertices[bnd[:, 0], c], minlength=len(cnt)) for c in range(3)], 1
+        )
+        / cnt[:, None]
+    )
+    new_v = np.concatenate([vertices, centroid.astype(vertices.dtype)], 0)
+    new_f = np.stack([bnd[:, 1], bnd[:, 0], nv + loop], axis=1)
+    return new_v, np.concatenate([faces, new_f], 0)
+
+
+def unify_face_orientations(
+    vertices: np.ndarray, faces: np.ndarray, outward: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make neighbouring faces agree on orientation, then (outward=True) flip each component so
+    its signed volume is positive (normals out for closed shells).
+
+    Orientation is a 2-colouring: faces f, g across a manifold edge need equal flips when they
+    run the edge in opposite directions and different flips otherwise. In the doubled graph
+    (f, s) -- (g, s xor parity), a face is flipped when its "flipped" copy has the smaller label.
+    """
+    nf = len(faces)
+    if nf == 0:
+        return vertices, faces
+    pairs, same = manifold_face_pairs(faces, len(vertices))
+    a = pairs[:, 0]
+    b = pairs[:, 1]
+    p = same.astype(np.int64)
+    rows = np.concatenate([a, a + nf])
+    cols = np.concatenate([b + nf * p, b + nf * (1 - p)])
+    g = sparse.coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(2 * nf, 2 * nf))
+    _, lab = csgraph.connected_components(g, directed=False)
+    flip = lab[nf:] < lab[:nf]
+    faces = np.where(flip[:, None], faces[:, ::-1], faces)
+    if outward:
+        n, comp = vertex_components(faces, len(vertices))
+        pv = vertices[faces].astype(np.float64)
+        vol = np.einsum("ij,ij->i", pv[:, 0], np.cross(pv[:, 1], pv[:, 2]))
+        comp_vol = np.bincount(comp, vol, minlength=n)
+        faces = np.where((comp_vol[comp] < 0)[:, None], faces[:, ::-1], faces)
+    return vertices, np.ascontiguousarray(faces)
+
+
+def clean_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    min_component_area: float = 1e-5,
+    max_hole_perimeter: float = 3e-2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's clean-up sequence: duplicates, non-manifold edges, small components,
+    small holes, degenerate faces, unused vertices."""
+    v, f = remove_degenerate_faces(vertices, faces)
+    v, f = remove_duplicate_faces(v, f)
+    v, f = repair_non_manifold_edges(v, f)
+    v, f = remove_small_connected_components(v, f, min_component_area)
+    v, f = fill_holes(v, f, max_hole_perimeter)
+    v, f = remove_degenerate_faces(v, f)
+    v, f, _ = remove_unreferenced_vertices(v, f)
+    return v, f
+
+
+__all__ = [
+    "clean_mesh",
+    "directed_edges",
+    "fill_holes",
+    "remove_degenerate_faces",
+    "remove_duplicate_faces",
+    "remove_small_connected_components",
+    "repair_non_manifold_edges",
+    "unify_face_orientations",
+]

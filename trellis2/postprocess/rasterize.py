@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""UV-space triangle rasteriser in torch (replaces nvdiffrast for texture baking).
+
+Charts of an atlas never overlap, so there is no depth test, clipping or perspective: for each
+texel centre ((i + 0.5) / W, (j + 0.5) / H) find the triangle covering it and its barycentrics.
+Candidates are every texel in each face's bounding box (generated in face chunks), tested with
+edge functions. UV frame: u along image columns, v along image rows (row 0 = v ~ 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Candidate texel/face pairs per chunk: bounds peak memory (~40 bytes per candidate).
+CHUNK_CANDIDATES = 1 << 22
+
+
+def rasterize_uv(
+    uvs: torch.Tensor, faces: torch.Tensor, height: int, width: int, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rasterise a UV mesh.
+
+    Args:
+        uvs: [V, 2] float in [0, 1]. faces: [F, 3] int.
+        height, width: texture size in texels.
+
+    Returns:
+        face_id [H, W] int64 (-1 where no face), bary [H, W, 3] float32 (weights of the face's
+        3 vertices; 0 where empty).
+    """
+    device = uvs.device
+    faces = faces.to(torch.int64)
+    scale = torch.tensor([width, height], dtype=torch.float64, device=device)
+    tri = (uvs.to(torch.float64) * scale - 0.5)[faces]  # [F, 3, 2], texel centres at integers
+    lo = torch.ceil(tri.amin(1) - eps).to(torch.int64)
+    hi = torch.floor(tri.amax(1) + eps).to(torch.int64)
+    lo[:, 0].clamp_(0, width - 1)
+    lo[:, 1].clamp_(0, height - 1)
+    hi[:, 0].clamp_(0, width - 1)
+    hi[:, 1].clamp_(0, height - 1)
+    bw = (hi[:, 0] - lo[:, 0] + 1).clamp_min(0)
+    bh = (hi[:, 1] - lo[:, 1] + 1).clamp_min(0)
+    # Edge functions as planes: b_i(x, y) = A_i x + B_i y + C_i, already divided by the area,
+    # evaluated relative to the bbox corner so float32 keeps full precision.
+    x0, y0 = tri[:, 0, 0], tri[:, 0, 1]
+    x1, y1 = tri[:, 1, 0], tri[:, 1, 1]
+    x2, y2 = tri[:, 2, 0], tri[:, 2, 1]
+    area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    ok = area.abs() > 1e-12
+    inv = torch.where(ok, 1.0 / torch.where(ok, area, torch.ones_like(area)), 0.0)
+    ox, oy = lo[:, 0].to(torch.float64), lo[:, 1].to(torch.float64)
+    a1, b1 = (y2 - y0) * inv, -(x2 - x0) * inv
+    c1 = ((ox - x0) * (y2 - y0) - (x2 - x0) * (oy - y0)) * inv
+    a2, b2 = -(y1 - y0) * inv, (x1 - x0) * inv
+    c2 = ((x1 - x0) * (oy - y0) - (ox - x0) * (y1 - y0)) * inv
+    coef = torch.stack([a1, b1, c1, a2, b2, c2], 1).to(torch.float32)  # [F, 6]
+    count = torch.where(ok, bw * bh, 0)
+    face_id = torch.full((height * width,), -1, dtype=torch.int64, device=device)
+    bary = torch.zeros((height * width, 3), dtype=torch.float32, device=device)
+    csum = torch.cumsum(count, 0)
+    start = 0
+    n = faces.shape[0]
+    while start < n:
+        base = int(csum[start - 1]) if start > 0 else 0
+        stop = int(torch.searchsorted(csum, torch.tensor(base + CHUNK_CANDIDATES, device=device)))
+        stop = min(max(stop, start + 1), n)
+        _raster_chunk(coef, lo, bw, count, start, stop, width, eps, face_id, bary)
+        start = stop
+    return face_id.view(height, width), bary.view(height, width, 3)
+
+
+def _raster_chunk(coef, lo, bw, count, start, stop, width, eps, face_id, bary) -> None:
+    device = coef.device
+    cnt = count[start:stop]
+    total = int(cnt.sum())
+    if total == 0:
+        return
+    f = torch.repeat_interleave(torch.arange(start, stop, device=device), cnt)
+    first = torch.cumsum(cnt, 0) - cnt
+    k = torch.arange(total, device=device) - torch.repeat_interleave(first, cnt)
+    w = bw[f]
+    dy = torch.div(k, w, rounding_mode="floor")
+    dx = k - dy * w
+    c = coef[f]  # [T, 6]
+    fx, fy = dx.to(torch.float32), dy.to(torch.float32)
+    b1 = torch.addcmul(torch.addcmul(c[:, 2], c[:, 0], fx), c[:, 1], fy)
+    b2 = torch.addcmul(torch.addcmul(c[:, 5], c[:, 3], fx), c[:, 4], fy)
+    b0 = 1.0 - b1 - b2
+    inside = (b0 >= -eps) & (b1 >= -eps) & (b2 >= -eps)
+    sel = inside.nonzero().squeeze(1)
+    fs = f[sel]
+    idx = (lo[fs, 1] + dy[sel]) * width + lo[fs, 0] + dx[sel]
+    face_id[idx] = fs
+    bary[idx] = torch.stack([b0[sel], b1[sel], b2[sel]], 1)

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Representations: O-Voxel (flexible dual grid + attribute voxels) and meshes."""
