@@ -13,6 +13,7 @@ counts subdivision decisions whose sign differs). TF32 is off for the fp32 refer
 
     python bench/networks_gpu.py                     # all networks on CUDA
     python bench/networks_gpu.py --only ss_flow,shape_dec --latent-tokens 9600
+    python bench/networks_gpu.py --no-fused --torch-conv   # torch ops only (no Triton)
     python bench/networks_gpu.py --tiny --device cpu # smoke test with small configs
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import platform
 import statistics
 import time
@@ -315,7 +317,9 @@ class Bench:
         name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()
         print(
             f"\n# networks_gpu: RANDOM WEIGHTS (benchmark only) on {dev} ({name}), "
-            f"torch {torch.__version__}{' TINY configs' if self.tiny else ''}"
+            f"torch {torch.__version__}{' TINY configs' if self.tiny else ''}; "
+            f"TRELLIS2_FUSED={os.environ.get('TRELLIS2_FUSED', '1')} "
+            f"TRELLIS2_SPARSE_CONV={os.environ.get('TRELLIS2_SPARSE_CONV', 'auto')}"
         )
         hdr = (
             "| network | ckpt precision | tokens | max abs err | err / max abs fp32 | cosine | "
@@ -341,7 +345,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--lr-tokens", type=int, default=None, help="32^3 latent voxels (3000)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-fused", action="store_true", help="TRELLIS2_FUSED=0 (torch DiT ops)")
+    p.add_argument("--torch-conv", action="store_true", help="gather+matmul conv, no Triton")
     args = p.parse_args(argv)
+    if args.no_fused:
+        os.environ["TRELLIS2_FUSED"] = "0"
+    if args.torch_conv:
+        os.environ["TRELLIS2_SPARSE_CONV"] = "torch"
     torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 reference is IEEE fp32
     torch.backends.cudnn.allow_tf32 = False
     bench = Bench(args)

@@ -73,3 +73,11 @@ def test_fused_block_path_equals_the_unfused_path_in_bf16(name, cpu_stand_ins):
 def test_fp32_trunks_never_take_the_fused_path(cpu_stand_ins):
     assert fused.get("qk_rmsnorm_rope", torch.zeros(1, dtype=torch.float32)) is None
     assert fused.get("qk_rmsnorm_rope", torch.zeros(1, dtype=torch.bfloat16)) is not None
+
+
+def test_a_wrong_fused_kernel_is_refused_by_the_self_check():
+    fused.register_fused("qk_rmsnorm_rope", "cpu", lambda x, gamma, phases: x * 0)
+    try:
+        assert fused.get("qk_rmsnorm_rope", torch.zeros(1, dtype=torch.bfloat16)) is None
+    finally:
+        fused.unregister_fused("qk_rmsnorm_rope", "cpu")

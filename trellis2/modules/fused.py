@@ -10,7 +10,9 @@ Two ops, each with a torch reference path in the modules that call them:
 They are used only for fp16/bf16 trunks on a device type with a registered implementation, so
 fp32 runs (parity) always take the exact reference path. On the first CUDA use the
 ``trellis2_kernels`` Triton kernels are registered when importable. ``TRELLIS2_FUSED=0``
-disables all of it. Fused results differ from the reference by trunk-dtype rounding only.
+disables all of it. Each implementation is checked once per device and dtype against the
+formulas on a small input; a mismatch or error disables it there. Fused results differ from the
+reference by trunk-dtype rounding only.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def register_fused(op: str, device_type: str, impl: Callable[..., Any]) -> None:
     if op not in OPS:
         raise ValueError(f"unknown fused op {op!r}; known: {OPS}")
     _IMPLS[(op, device_type)] = impl
+    for key in [k for k in _VERIFIED if k[0] == op and k[1].startswith(device_type)]:
+        del _VERIFIED[key]
 
 
 def unregister_fused(op: str, device_type: str) -> None:
@@ -53,10 +57,64 @@ def _try_kernels() -> None:
     _IMPLS.setdefault(("residual_norm_modulate", "cuda"), adaln.residual_norm_modulate)
 
 
+def _check_qk(fn: Callable[..., Any], device: torch.device, dtype: torch.dtype) -> bool:
+    from .attention.rope import apply_rope, rope_phases
+
+    gen = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(2, 7, 3, 16, generator=gen, device=device).to(dtype)
+    gamma = 1 + 0.1 * torch.randn(3, 16, generator=gen, device=device)
+    coords = torch.randint(0, 40, (7, 3), generator=gen, device=device)
+    ph = rope_phases(coords, 16)
+    ref = (torch.nn.functional.normalize(x.float(), dim=-1) * gamma * 4.0).to(dtype)
+    ref = apply_rope(ref, ph)
+    got = fn(x, gamma, torch.view_as_real(ph))
+    return bool((got.float() - ref.float()).abs().max() < 5e-2)
+
+
+def _check_rnm(fn: Callable[..., Any], device: torch.device, dtype: torch.dtype) -> bool:
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def r(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, device=device)
+
+    x, h = r(6, 32).to(dtype), r(6, 32).to(dtype)
+    gate, shift, scale = (r(2, 32).to(dtype) for _ in range(3))
+    w, b = 1 + 0.1 * r(32), 0.1 * r(32)
+    bid = torch.tensor([0, 0, 0, 1, 1, 1], device=device)
+    x1 = x.float() + gate.float()[bid] * h.float()
+    y = torch.nn.functional.layer_norm(x1, (32,), w, b, 1e-6)
+    y = y * (1 + scale.float()[bid]) + shift.float()[bid]
+    got_x, got_y = fn(x, h, gate, weight=w, bias=b, shift=shift, scale=scale, eps=1e-6)
+    return bool((got_x.float() - x1).abs().max() < 5e-2 and (got_y.float() - y).abs().max() < 1e-1)
+
+
+_CHECKS = {"qk_rmsnorm_rope": _check_qk, "residual_norm_modulate": _check_rnm}
+_VERIFIED: dict[tuple[str, str, torch.dtype], bool] = {}
+
+
+def _verified(op: str, fn: Callable[..., Any], x: torch.Tensor) -> bool:
+    """Run a registered kernel once per (op, device, dtype) on a small input against the
+    formulas; a failure or exception disables it there (the reference path stays)."""
+    key = (op, str(x.device), x.dtype)
+    if key not in _VERIFIED:
+        try:
+            ok = _CHECKS[op](fn, x.device, x.dtype)
+        except Exception as exc:
+            _LOGGER.warning("fused %s failed its self-check on %s: %s", op, x.device, exc)
+            ok = False
+        if not ok:
+            _LOGGER.warning("fused %s disabled on %s %s", op, x.device, x.dtype)
+        _VERIFIED[key] = ok
+    return _VERIFIED[key]
+
+
 def get(op: str, x: torch.Tensor) -> Callable[..., Any] | None:
     """The fused implementation of ``op`` for x, or None (use the reference path)."""
     if x.dtype not in _HALF or os.environ.get("TRELLIS2_FUSED", "1") == "0":
         return None
     if x.device.type == "cuda" and not _TRIED_KERNELS:
         _try_kernels()
-    return _IMPLS.get((op, x.device.type))
+    fn = _IMPLS.get((op, x.device.type))
+    if fn is None or not _verified(op, fn, x):
+        return None
+    return fn
