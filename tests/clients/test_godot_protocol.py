@@ -139,7 +139,7 @@ class GodotReplay:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, data_dir: Path, fixtures: Path) -> Iterator[GodotReplay]:
+    def start(cls, data_dir: Path, fixtures: Path, **config: Any) -> Iterator[GodotReplay]:
         """Runs the real server (preview backend, gRPC + HTTP listeners on free ports) on an
         event loop in a background thread, so the replay can use plain blocking sockets."""
         try:
@@ -160,7 +160,7 @@ class GodotReplay:
             )
             return http.port, http.stop
 
-        config = ServerConfig(
+        server_config = ServerConfig(
             data_dir=data_dir,
             host="127.0.0.1",
             grpc_port=0,
@@ -168,13 +168,14 @@ class GodotReplay:
             backend="preview",
             workers=1,
             worker_threads=1,
+            **config,
         )
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="godot-replay-server", daemon=True)
         thread.start()
         starter = _default_http_starter() or http_starter
         running = asyncio.run_coroutine_threadsafe(
-            start_server(config, http_starter=starter), loop
+            start_server(server_config, http_starter=starter), loop
         ).result(120)
         try:
             assert running.http_port, "the server started without its HTTP/1.1 listener"
@@ -469,3 +470,26 @@ def test_glb_png_request_delivers_a_glb_with_png_textures(replay: GodotReplay) -
     used = set(gltf.get("extensionsUsed", []))
     assert not used & {"KHR_draco_mesh_compression", "EXT_meshopt_compression", "EXT_texture_webp"}
     assert {image["mimeType"] for image in gltf.get("images", [])} <= {"image/png"}
+
+
+@pytest.fixture(scope="module")
+def auth_replay(tmp_path_factory: pytest.TempPathFactory):
+    """A second server that requires API keys ('godot-fixture-key' belongs to team 'godot')."""
+    data_dir = tmp_path_factory.mktemp("godot-auth-server")
+    keys = data_dir / "api_keys.txt"
+    keys.write_text("godot-fixture-key godot\n")
+    with GodotReplay.start(data_dir, FIXTURES, api_keys_file=keys) as session:
+        yield session
+
+
+def test_the_addons_bearer_header_authenticates_with_an_api_key(auth_replay: GodotReplay) -> None:
+    info = auth_replay.send("server_info_with_key.http").json()
+    assert info["authRequired"] is True
+    listed = auth_replay.send("list_jobs_with_key.http")
+    assert listed.status == 200 and isinstance(listed.json().get("jobs", []), list)
+
+
+def test_without_a_key_the_dock_gets_unauthenticated(auth_replay: GodotReplay) -> None:
+    response = auth_replay.send("list_jobs.http")
+    assert response.status == 401
+    assert response.json()["code"] == "unauthenticated"
