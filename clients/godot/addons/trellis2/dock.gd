@@ -175,8 +175,8 @@ func _on_status(job_name: String, text: String) -> void:
 
 
 func _on_progress(job_name: String, stage: String, fraction: float, eta: float) -> void:
-	if _current_job == "pending":
-		_set_running(job_name)
+	if _current_job.is_empty() or _current_job == "pending":
+		_set_running(job_name)  # a reattached job, or the one just submitted
 	if job_name != _current_job:
 		return
 	_progress.value = fraction
@@ -257,6 +257,7 @@ func start() -> void:
 	%Reimport.pressed.connect(_on_reimport)
 	%Regenerate.pressed.connect(_on_regenerate)
 	%TeamHistory.pressed.connect(_on_team_history)
+	_runner.job_submitted.connect(_set_running)
 	_runner.status_changed.connect(_on_status)
 	_runner.progress_changed.connect(_on_progress)
 	_runner.preview_ready.connect(_on_preview)

@@ -21,6 +21,8 @@ signal progress_changed(job_name: String, stage: String, fraction: float, eta_se
 signal preview_ready(job_name: String, texture: Texture2D)
 ## The job ended: imported ([param ok]) or not, with a message that says what to do.
 signal job_finished(job_name: String, ok: bool, message: String)
+## A job was accepted by the server (follow its progress under this name).
+signal job_submitted(job_name: String)
 ## The local job list changed.
 signal history_changed
 #endregion
@@ -210,6 +212,7 @@ func generate(image_path: String, options: Dictionary) -> String:
 	_store.add(job.name, str(request["display_name"]), image_path, request)
 	_store.save()
 	history_changed.emit()
+	job_submitted.emit(job.name)
 	_follow(job.name, 0)
 	return ""
 
