@@ -26,6 +26,7 @@ var _runner: Trellis2JobRunner = null
 var _dialog: EditorFileDialog = null
 var _current_job: String = ""
 var _team_jobs: Dictionary = {}
+var _preview_3d: Trellis2PreviewView = null
 
 @onready var _image_path: LineEdit = %ImagePath
 @onready var _asset_name: LineEdit = %AssetName
@@ -152,6 +153,9 @@ func _on_browse() -> void:
 func _on_generate() -> void:
 	_set_running("pending")
 	_preview.texture = null
+	_preview_3d.clear()
+	_preview_3d.visible = false
+	_preview.visible = true
 	_progress.value = 0.0
 	_set_status("Sending the image ...")
 	var error: String = await _runner.generate(_image_path.text.strip_edges(), _options())
@@ -189,6 +193,13 @@ func _on_progress(job_name: String, stage: String, fraction: float, eta: float) 
 func _on_preview(job_name: String, texture: Texture2D) -> void:
 	if job_name == _current_job or _current_job == "pending":
 		_preview.texture = texture
+		_preview.visible = not _preview_3d.visible
+
+
+func _on_preview_model(job_name: String, glb: PackedByteArray) -> void:
+	if job_name == _current_job or _current_job == "pending":
+		_preview_3d.visible = _preview_3d.show_glb(glb)
+		_preview.visible = not _preview_3d.visible
 
 
 func _on_finished(job_name: String, ok: bool, message: String) -> void:
@@ -248,6 +259,10 @@ func start() -> void:
 	_runner.name = "Trellis2JobRunner"
 	add_child(_runner)
 	_fill_options()
+	_preview_3d = Trellis2PreviewView.new()
+	_preview_3d.visible = false
+	add_child(_preview_3d)
+	move_child(_preview_3d, _preview.get_index() + 1)
 	# Children that stop the mouse (the path field, the preview) forward FileSystem drops here.
 	for target: Control in [_image_path, _preview]:
 		target.set_drag_forwarding(Callable(), _can_drop_data, _drop_data)
@@ -261,6 +276,7 @@ func start() -> void:
 	_runner.status_changed.connect(_on_status)
 	_runner.progress_changed.connect(_on_progress)
 	_runner.preview_ready.connect(_on_preview)
+	_runner.preview_model_ready.connect(_on_preview_model)
 	_runner.job_finished.connect(_on_finished)
 	_runner.history_changed.connect(_refresh_history)
 	_refresh_history()

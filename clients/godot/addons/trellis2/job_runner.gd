@@ -10,6 +10,8 @@ extends Node
 
 #region Constants
 const IMAGE_EXTENSIONS: PackedStringArray = ["png", "jpg", "jpeg", "webp"]
+## Preview models larger than this are not downloaded for the dock's 3D view, in bytes.
+const MAX_PREVIEW_MODEL_BYTES: int = 16 * 1024 * 1024
 #endregion
 
 #region Signals
@@ -19,6 +21,8 @@ signal status_changed(job_name: String, text: String)
 signal progress_changed(job_name: String, stage: String, fraction: float, eta_seconds: float)
 ## The coarse preview's thumbnail.
 signal preview_ready(job_name: String, texture: Texture2D)
+## A preview model (.glb bytes: coarse voxels first, then the untextured mesh).
+signal preview_model_ready(job_name: String, glb: PackedByteArray)
 ## The job ended: imported ([param ok]) or not, with a message that says what to do.
 signal job_finished(job_name: String, ok: bool, message: String)
 ## A job was accepted by the server (follow its progress under this name).
@@ -81,6 +85,12 @@ func _on_progress(job_name: String, stage: String, fraction: float, eta: float) 
 
 
 func _on_preview(job_name: String, event: Trellis2JobModel.JobEvent) -> void:
+	var model: Trellis2JobModel.Artifact = event.preview
+	if model != null and not model.digest.is_empty():
+		if model.size_bytes <= MAX_PREVIEW_MODEL_BYTES:
+			var glb: Trellis2Client.Result = await _client.download_bytes(model)
+			if glb.ok:
+				preview_model_ready.emit(job_name, glb.value)
 	if event.thumbnail == null or event.thumbnail.digest.is_empty():
 		return
 	var result: Trellis2Client.Result = await _client.download_bytes(event.thumbnail)
