@@ -53,7 +53,7 @@ def bench_preview(image_path: Path, runs: int) -> None:
 
     image = Image.open(image_path).convert("RGBA").resize((1024, 1024), Image.LANCZOS)
     backend = PreviewBackend()
-    params = GenerationParams(pipeline_type="512", seed=1, display_name="bench")
+    params = GenerationParams(seed=1, display_name="bench")  # defaults: 1024_cascade
     backend.generate(image, params, _StageClock())  # warm-up (imports, caches)
     per_stage: dict[str, list[float]] = {}
     totals = []
@@ -66,6 +66,9 @@ def bench_preview(image_path: Path, runs: int) -> None:
         marks = [*clock.marks, ("end", end)]
         for (stage, start), (_, stop) in itertools.pairwise(marks):
             per_stage.setdefault(stage, []).append(stop - start)
+        for name, seconds in getattr(backend, "last_timings", {}).items():
+            if name.startswith("export."):
+                per_stage.setdefault("  " + name, []).append(seconds)
     print(f"\n## preview backend, 1024x1024 {image_path.name}, default export, {runs} runs")
     print(
         f"triangles {asset.triangle_count}, texture {asset.texture_size}px, "
