@@ -10,6 +10,7 @@
 # The device image has torch + triton but none of our other dependencies and no network:
 # wheels found in .whl/ (spconv-triton) are installed offline into /tmp/site; a Triton cache
 # tarball in .tcache/ (written by an earlier run into $OUT) skips recompiling the kernels.
+# Carry .whl, .tcache and .shared (a copy of ../shared/fixtures) with the device call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/trellis2-out}
@@ -26,6 +27,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
+# Parity fixtures for the models' GPU tests: a copy of ../shared/fixtures in .shared/ (carried).
+[ -d .shared/fixtures ] && export TRELLIS2_SHARED="$PWD/.shared"
 if [ -f .tcache/triton-cache.tgz ]; then
     mkdir -p /tmp/triton-cache && tar xzf .tcache/triton-cache.tgz -C /tmp/triton-cache
 fi
@@ -52,12 +55,12 @@ QUICK_ARG=""
 [ "${QUICK:-0}" = 1 ] && QUICK_ARG="--quick"
 
 # shellcheck disable=SC2086  # TEST_PATHS is a list
-step tests 200 $PY -m pytest -m gpu $TEST_PATHS -q \
+step tests 100 $PY -m pytest -m gpu $TEST_PATHS -q \
     -p no:cacheprovider -o addopts="" -o asyncio_mode=strict -W ignore::pytest.PytestConfigWarning \
     --continue-on-collection-errors --durations=8
-step kernels 240 $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json"
-[ -f bench/networks_gpu.py ] && step networks 150 $PY bench/networks_gpu.py --repeats 2
-[ -f bench/pipeline_random.py ] && step pipeline 150 $PY bench/pipeline_random.py
+step kernels 190 $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json"
+[ -f bench/pipeline_random.py ] && step pipeline 110 $PY bench/pipeline_random.py
+[ -f bench/networks_gpu.py ] && step networks 110 $PY bench/networks_gpu.py --repeats 2
 
 tar czf "$OUT/triton-cache.tgz" -C /tmp/triton-cache . 2>/dev/null
 echo "=== total $(( $(date +%s) - T0 ))s"

@@ -132,7 +132,7 @@ def _spconv_runner(coords, feats, weight, bias, res):
     return run, first_ms
 
 
-def conv_section(quick: bool) -> None:
+def conv_section(quick: bool, no_order: bool) -> None:
     shapes = [(64, 1024), (128, 512), (256, 256), (512, 128), (1024, 64)]
     if quick:
         shapes = [(64, 1024), (256, 256), (1024, 64)]
@@ -161,7 +161,7 @@ def conv_section(quick: bool) -> None:
             t_ours = bench(lambda args=args, order=order: sparse_conv(*args, order=order))
             t_ref = bench(lambda args=args: sparse_conv_ref(*args), rep=100)
             t_noorder = None
-            if dtype == torch.float16:
+            if dtype == torch.float16 and no_order:
                 sparse_conv(*args)
                 t_noorder = bench(lambda args=args: sparse_conv(*args))
             t_sp, sp_note, sp_err = None, "fp16 only", None
@@ -302,6 +302,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
     ap.add_argument("--json", type=Path, help="also write every table as JSON here")
+    ap.add_argument("--no-order", action="store_true", help="also time the conv without row order")
     ap.add_argument("--only", default="ceilings,conv,attention,glue,grid", help="sections")
     args = ap.parse_args()
     if not torch.cuda.is_available():
@@ -324,7 +325,7 @@ def main() -> None:
     )
     sections = {
         "ceilings": ceilings,
-        "conv": lambda: conv_section(args.quick),
+        "conv": lambda: conv_section(args.quick, args.no_order),
         "attention": lambda: attention_section(args.quick),
         "glue": glue_section,
         "grid": grid_sample_section,

@@ -79,3 +79,32 @@ def test_sparse_conv_matches_reference_on_cuda_at_odd_sizes(n, ci, co, dtype):
 def test_sparse_conv_matches_reference_on_cuda_on_sphere_shells(res, ci, co, dtype):
     feats, nbr, weight, bias = _case(0, ci, co, dtype, seed=res, coords=sphere_shell(res))
     _check(feats, nbr, weight, bias, dtype, order=neighbor_order(nbr))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_sparse_conv_compacted_tap_loop_matches_reference(dtype):
+    """The COMPACT variant (one pipelined loop over the tile's present taps), forced here; on a
+    GPU the autotuner picks between it and the per-tap loop."""
+    from trellis2_kernels.sparse_conv import _launch
+
+    feats, nbr, weight, bias = _case(37, 24, 16, dtype, seed=7)
+    order = neighbor_order(nbr)
+    for o in (order, None):
+        got = _launch(feats, weight, bias, nbr, o, allow_tf32=False, config={"COMPACT": True})
+        want = sparse_conv_ref(feats.float(), nbr, weight.float(), bias)
+        atol, rtol = TOLERANCES[dtype]
+        assert_verbose_allclose(got.float(), want, atol=atol, rtol=rtol, name="compact")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("compact", [False, True])
+def test_sparse_conv_each_loop_variant_matches_reference_on_cuda(compact, dtype):
+    from trellis2_kernels.sparse_conv import _launch
+
+    feats, nbr, weight, bias = _case(0, 64, 64, dtype, seed=8, coords=sphere_shell(128))
+    config = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "COMPACT": compact}
+    got = _launch(feats, weight, bias, nbr, neighbor_order(nbr), allow_tf32=False, config=config)
+    want = sparse_conv_ref(feats.float(), nbr, weight.float(), bias)
+    atol, rtol = TOLERANCES[dtype]
+    assert_verbose_allclose(got.float(), want, atol=atol, rtol=rtol, name="variant")
