@@ -183,6 +183,7 @@ class Bench:
                 "note": extra.strip(),
             }
         )
+        print("    " + _row(self.rows[-1]), flush=True)  # partial results survive a timeout
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -328,12 +329,16 @@ class Bench:
         print(hdr)
         print("|---" * (hdr.count("|") - 1) + "|")
         for r in self.rows:
-            print(
-                f"| {r['net']} | {r['precision']} | {r['tokens']} | {r['max_abs']:.3g} | "
-                f"{r['rel_to_max']:.3g} | {r['cosine']:.6f} | {1e3 * r['t_lp']:.1f} | "
-                f"{1e3 * r['t_fp']:.1f} | {1e3 * r['first_lp']:.1f} | "
-                f"{'' if r['finite'] else 'NON-FINITE '}{r['note']} |"
-            )
+            print(_row(r))
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (
+        f"| {r['net']} | {r['precision']} | {r['tokens']} | {r['max_abs']:.3g} | "
+        f"{r['rel_to_max']:.3g} | {r['cosine']:.6f} | {1e3 * r['t_lp']:.1f} | "
+        f"{1e3 * r['t_fp']:.1f} | {1e3 * r['first_lp']:.1f} | "
+        f"{'' if r['finite'] else 'NON-FINITE '}{r['note']} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

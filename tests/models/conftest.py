@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+
+from trellis2.models.safetensors_io import read_safetensors
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,7 @@ def parity_io(parity_dir: Path):
 
     def get(case: str) -> dict[str, torch.Tensor]:
         if case not in cache:
-            cache[case] = load_file(str(parity_dir / f"{case}_io.safetensors"))
+            cache[case] = read_safetensors(parity_dir / f"{case}_io.safetensors")
         return cache[case]
 
     return get

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
 
 from trellis2.models import CheckpointError, SLatFlowModel, build_random, from_pretrained
+from trellis2.models.safetensors_io import _read_fallback, read_safetensors
 
 CONFIG = {
     "name": "SLatFlowModel",
@@ -30,6 +30,12 @@ CONFIG = {
         "dtype": "bfloat16",
     },
 }
+
+
+def save_file(state, path):
+    from safetensors.torch import save_file as save
+
+    save(state, path)
 
 
 def _write(tmp_path, state):
@@ -78,7 +84,7 @@ def test_missing_files_say_how_to_pass_the_path(tmp_path):
 
 
 def test_fixture_file_lacks_rope_phases_and_the_model_recomputes_them(parity_dir, tmp_path):
-    assert "rope_phases" not in load_file(str(parity_dir / "ss_flow.safetensors"))
+    assert "rope_phases" not in read_safetensors(parity_dir / "ss_flow.safetensors")
     for ext in ("json", "safetensors"):
         shutil.copy(parity_dir / f"ss_flow.{ext}", tmp_path / f"ss_flow.{ext}")
     model = from_pretrained(tmp_path / "ss_flow", dtype="bfloat16")  # override a JSON arg
@@ -101,3 +107,13 @@ def test_module_to_real_dtype_does_not_break_rope_phases(parity_dir, parity_io):
         model.to(torch.float64).to(torch.float32)
     out = model(d["input.x"], d["input.t"], d["input.cond"])
     assert torch.allclose(out, d["output.out"], atol=1e-4, rtol=1e-4)
+
+
+def test_fallback_reader_equals_the_safetensors_package(parity_dir):
+    pytest.importorskip("safetensors")
+    for name in ("ss_dec.safetensors", "shape_dec_io.safetensors"):
+        a = read_safetensors(parity_dir / name)
+        b = _read_fallback(parity_dir / name, torch.device("cpu"))
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .remap import remap_state_dict
+from .safetensors_io import read_safetensors
 
 
 class CheckpointError(RuntimeError):
@@ -133,8 +134,6 @@ def from_pretrained(
 
     ``override_args`` replace constructor kwargs from the JSON (e.g. dtype="float32").
     """
-    from safetensors import safe_open
-
     json_path, st_path = _resolve(path)
     config = json.loads(json_path.read_text())
     try:
@@ -143,9 +142,7 @@ def from_pretrained(
         raise CheckpointError(f"{json_path} must be {{'name': <class>, 'args': {{...}}}}") from None
     args.update(override_args)
     model = build_meta(name, args)
-    with safe_open(str(st_path), framework="pt", device=str(device)) as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iter
-    load_state_dict_checked(model, state, str(st_path))
+    load_state_dict_checked(model, read_safetensors(st_path, device), str(st_path))
     return model.eval()
 
 
