@@ -72,6 +72,9 @@ func test_plan_writes_texture_imports_materials_scene_import_and_inherited_scene
 	assert_true(files.has(DIR + "/disc.gltf.import"), "scene import")
 	assert_eq(plan["warnings"], [], "no warnings")
 	assert_has(plan["reimport"], DIR + "/disc.gltf", "scene reimported on repeat imports")
+	assert_eq(plan["copies"].size(), 6, "every delivered file is copied in from the cache")
+	assert_eq(plan["copies"].back()["to"], DIR + "/disc.gltf", "the scene source lands last")
+	assert_true(str(plan["copies"][0]["from"]).begins_with("user://"), "staged outside res://")
 
 
 func test_normal_map_texture_is_imported_as_a_normal_map() -> void:

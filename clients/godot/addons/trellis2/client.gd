@@ -80,7 +80,7 @@ func _fail(code_name: String, message: String, http_status: int = 0) -> Result:
 func _open(deadline_ms: int) -> Array:
 	var base: Dictionary = Trellis2Requests.parse_base_url(server_url)
 	if not base["ok"]:
-		return [null, _fail("invalid_argument", base["error"])]
+		return [null, _fail("unavailable", base["error"])]
 	var tls: TLSOptions = null
 	if base["tls"]:
 		var ca: X509Certificate = null

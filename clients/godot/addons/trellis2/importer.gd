@@ -51,6 +51,19 @@ static func _texture_uri(gltf: Dictionary, info: Variant) -> String:
 	return str(images[source].get("uri", ""))
 
 
+static func _write_text(path: String, text: String) -> String:
+	DirAccess.make_dir_recursive_absolute(ProjectSettings.globalize_path(path.get_base_dir()))
+	var file := FileAccess.open(path, FileAccess.WRITE)
+	if file == null:
+		return (
+			"Cannot write %s (%s). Check the target folder in the dock."
+			% [path, error_string(FileAccess.get_open_error())]
+		)
+	file.store_string(text)
+	file.close()
+	return ""
+
+
 static func _fmt(value: float) -> String:
 	var text: String = "%.6f" % value
 	text = text.rstrip("0")
@@ -112,9 +125,13 @@ static func node_name(name: String) -> String:
 	return out
 
 
-## Where each delivered file goes: [code][{artifact, path}][/code]. Previews and thumbnails are
-## skipped; file names that could escape the folder are replaced by the digest.
-static func plan_downloads(artifacts: Array, asset_dir: String) -> Array[Dictionary]:
+## Where each delivered file goes: [code][{artifact, path, staged}][/code]: [code]path[/code] in
+## the project, [code]staged[/code] in the download cache [param cache_dir] (by digest, outside
+## res:// so the editor never imports a half-written file). Previews and thumbnails are skipped;
+## file names that could escape the folder are replaced by the digest.
+static func plan_downloads(
+	artifacts: Array, asset_dir: String, cache_dir: String = "user://trellis2_cache"
+) -> Array[Dictionary]:
 	var out: Array[Dictionary] = []
 	for artifact: Trellis2JobModel.Artifact in artifacts:
 		if artifact.kind in SKIPPED_KINDS:
@@ -126,7 +143,16 @@ static func plan_downloads(artifacts: Array, asset_dir: String) -> Array[Diction
 			or filename.begins_with(".")
 		):
 			filename = artifact.digest.substr(0, 16) + "." + filename.get_extension()
-		out.append({"artifact": artifact, "path": asset_dir.path_join(filename)})
+		(
+			out
+			. append(
+				{
+					"artifact": artifact,
+					"path": asset_dir.path_join(filename),
+					"staged": cache_dir.path_join(artifact.digest),
+				}
+			)
+		)
 	return out
 
 
@@ -294,7 +320,9 @@ static func plan_import(
 	alpha_mode: String,
 	options: Dictionary
 ) -> Dictionary:
-	var out := {"files": {}, "scene_path": "", "open_path": "", "reimport": [], "warnings": []}
+	var out := {
+		"files": {}, "copies": [], "scene_path": "", "open_path": "", "reimport": [], "warnings": []
+	}
 	var orm_path: String = ""
 	for entry: Dictionary in files:
 		var artifact: Trellis2JobModel.Artifact = entry["artifact"]
@@ -306,6 +334,15 @@ static func plan_import(
 	if out["scene_path"] == "":
 		out["warnings"].append("The job delivered no main asset file; regenerate it.")
 		return out
+	var scene_copy: Dictionary = {}
+	for entry: Dictionary in files:
+		var copy := {"from": str(entry.get("staged", entry["path"])), "to": entry["path"]}
+		if entry["path"] == out["scene_path"]:
+			scene_copy = copy
+		elif copy["from"] != copy["to"]:
+			out["copies"].append(copy)
+	if scene_copy["from"] != scene_copy["to"]:
+		out["copies"].append(scene_copy)
 	var is_gltf: bool = str(out["scene_path"]).get_extension().to_lower() == "gltf"
 	var normal_uris := {}
 	for material: Dictionary in gltf.get("materials", []):
@@ -359,16 +396,29 @@ func apply(plan: Dictionary) -> String:
 	for path: String in plan["reimport"]:
 		if FileAccess.file_exists(path + ".import"):
 			existing.append(path)
-	for path: String in plan["files"]:
-		DirAccess.make_dir_recursive_absolute(ProjectSettings.globalize_path(path.get_base_dir()))
-		var file := FileAccess.open(path, FileAccess.WRITE)
-		if file == null:
-			return (
-				"Cannot write %s (%s). Check the target folder in the dock."
-				% [path, error_string(FileAccess.get_open_error())]
-			)
-		file.store_string(plan["files"][path])
-		file.close()
+	# Order matters if the editor scans midway: .import settings land before their sources,
+	# textures before the materials that use them, the scene source last.
+	var texts: Dictionary = plan["files"]
+	var first: Array = texts.keys().filter(func(p: String) -> bool: return p.ends_with(".import"))
+	var rest: Array = texts.keys().filter(
+		func(p: String) -> bool: return not p.ends_with(".import")
+	)
+	for path: String in first:
+		var error: String = _write_text(path, texts[path])
+		if not error.is_empty():
+			return error
+	for copy: Dictionary in plan["copies"]:
+		var target: String = ProjectSettings.globalize_path(copy["to"])
+		DirAccess.make_dir_recursive_absolute(target.get_base_dir())
+		var err: Error = DirAccess.copy_absolute(
+			ProjectSettings.globalize_path(copy["from"]), target
+		)
+		if err != OK:
+			return "Cannot copy %s (%s). Check the target folder." % [copy["to"], error_string(err)]
+	for path: String in rest:
+		var error: String = _write_text(path, texts[path])
+		if not error.is_empty():
+			return error
 	var filesystem: EditorFileSystem = EditorInterface.get_resource_filesystem()
 	var tree := Engine.get_main_loop() as SceneTree
 	while filesystem.is_scanning():

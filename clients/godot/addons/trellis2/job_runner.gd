@@ -12,6 +12,8 @@ extends Node
 const IMAGE_EXTENSIONS: PackedStringArray = ["png", "jpg", "jpeg", "webp"]
 ## Preview models larger than this are not downloaded for the dock's 3D view, in bytes.
 const MAX_PREVIEW_MODEL_BYTES: int = 16 * 1024 * 1024
+## Verified downloads by digest (per project, outside res://); copied into the project on import.
+const DOWNLOAD_CACHE: String = "user://trellis2_cache"
 #endregion
 
 #region Signals
@@ -153,20 +155,22 @@ func _import_steps(job_name: String) -> String:
 	var asset_name: String = Trellis2Importer.safe_name(str(record.get("display_name", "asset")))
 	var folder: String = str(options.get("target_folder", Trellis2Settings.target_folder()))
 	var asset_dir: String = folder.path_join(asset_name)
-	var files: Array[Dictionary] = Trellis2Importer.plan_downloads(artifacts, asset_dir)
+	var files: Array[Dictionary] = Trellis2Importer.plan_downloads(
+		artifacts, asset_dir, DOWNLOAD_CACHE
+	)
 	for entry: Dictionary in files:
 		_downloading_job = job_name
 		status_changed.emit(job_name, "Downloading %s" % entry["artifact"].filename)
-		var got: Trellis2Client.Result = await _client.download(entry["artifact"], entry["path"])
+		var got: Trellis2Client.Result = await _client.download(entry["artifact"], entry["staged"])
 		if not got.ok:
 			return got.message()
 	var main_path: String = ""
 	for entry: Dictionary in files:
 		if entry["artifact"].kind == "ARTIFACT_KIND_ASSET":
-			main_path = entry["path"]
+			main_path = entry["staged"]
 			break
 	var gltf: Dictionary = {}
-	if main_path.get_extension() == "glb":
+	if FileAccess.get_file_as_bytes(main_path).slice(0, 4).get_string_from_ascii() == "glTF":
 		gltf = Trellis2Importer.read_glb_json(FileAccess.get_file_as_bytes(main_path))
 	else:
 		var parsed: Variant = JSON.parse_string(FileAccess.get_file_as_string(main_path))
