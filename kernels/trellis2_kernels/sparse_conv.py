@@ -21,6 +21,8 @@ Output [N, Co] in feats' dtype. fp32 inputs use IEEE fp32 dot products unless al
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import triton
 import triton.language as tl
@@ -28,6 +30,7 @@ import triton.language as tl
 from ._launch import check_runnable, interpreting, next_pow2, use_autotune
 from .neighbor_map import KERNEL_VOLUME, neighbor_order
 
+_LOGGER = logging.getLogger(__name__)
 _TAPS = tl.constexpr(KERNEL_VOLUME)  # jit code may only read constexpr globals
 
 
@@ -190,6 +193,11 @@ _sparse_conv_fwd_tuned = triton.autotune(
 )(_sparse_conv_fwd_kernel)
 
 
+# Fallback when autotuning raises: the per-tap loop with the tile that won C = 64 on the H100.
+_SAFE_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "COMPACT": False}
+_AUTOTUNE_FAILED = False
+
+
 def _launch(
     feats: torch.Tensor,
     weight: torch.Tensor,
@@ -244,16 +252,23 @@ def _launch(
     def grid(m: dict) -> tuple[int]:
         return (triton.cdiv(n, m["BLOCK_M"]) * triton.cdiv(co, m["BLOCK_N"]),)
 
-    if config is None and use_autotune(feats):
-        _sparse_conv_fwd_tuned[grid](*args, **meta)
-    else:  # interpreter (one small config keeps CI fast) or a forced config
-        fixed = {"BLOCK_M": 32, "BLOCK_N": 16 if co <= 16 else 32, "BLOCK_K": 16, "GROUP_M": 4}
-        fixed["COMPACT"] = False
-        if config is not None:
-            fixed.update(config)
-        if not use_autotune(feats):  # the interpreter ignores warps and stages
-            fixed = {k: v for k, v in fixed.items() if k.isupper()}
-        _sparse_conv_fwd_kernel[grid(fixed)](*args, **meta, **fixed)
+    global _AUTOTUNE_FAILED
+    if config is None and use_autotune(feats) and not _AUTOTUNE_FAILED:
+        try:
+            _sparse_conv_fwd_tuned[grid](*args, **meta)
+            return out
+        except Exception as exc:  # a config this Triton/GPU cannot compile: stay usable
+            _AUTOTUNE_FAILED = True
+            _LOGGER.warning("sparse conv autotuning failed (%s); using %s", exc, _SAFE_CONFIG)
+        config = _SAFE_CONFIG
+    # The interpreter (one small config keeps CI fast), a forced config, or the fallback.
+    fixed = {"BLOCK_M": 32, "BLOCK_N": 16 if co <= 16 else 32, "BLOCK_K": 16, "GROUP_M": 4}
+    fixed["COMPACT"] = False
+    if config is not None:
+        fixed.update(config)
+    if not use_autotune(feats):  # the interpreter ignores warps and stages
+        fixed = {k: v for k, v in fixed.items() if k.isupper()}
+    _sparse_conv_fwd_kernel[grid(fixed)](*args, **meta, **fixed)
     return out
 
 
