@@ -8,10 +8,12 @@ from .conv import (
     submanifold_conv3d,
     submanifold_conv3d_reference,
 )
+from .linear import SparseLinear
 from .tensor import SparseTensor, sparse_cat
 
 __all__ = [
     "SparseConv3d",
+    "SparseLinear",
     "SparseTensor",
     "build_neighbor_map",
     "register_submanifold_conv3d",

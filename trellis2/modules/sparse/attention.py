@@ -78,7 +78,10 @@ class SparseMultiHeadAttention(nn.Module):
             length = context.shape[1]
             q = self.to_q(x.feats).reshape(n, h, d)
             k, v = self.to_kv(context).reshape(b * length, 2, h, d).unbind(1)
-            cu_k = torch.arange(b + 1, device=x.device, dtype=torch.int32) * length
+            cu_k = x.cached(
+                f"cu_seqlens_ctx_{length}",
+                lambda: torch.arange(b + 1, device=x.device, dtype=torch.int32) * length,
+            )
             lens_k = [length] * b
         phases = self._phases(x) if self.use_rope else None
         fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
