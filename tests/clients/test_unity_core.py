@@ -13,6 +13,8 @@ from unity_build import INSTALL_HINT, build, missing_tools, run_nunit
 from unity_server import UnityTestServer
 
 E2E_FIXTURE = "Trellis2.Editor.Tests.EndToEndTests"
+AUTH_FIXTURE = "Trellis2.Editor.Tests.AuthEndToEndTests"
+API_KEY = "unity-test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,18 @@ def preview_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Un
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def auth_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnityTestServer]:
+    root = tmp_path_factory.mktemp("unity-auth-server")
+    keys = root / "api_keys.txt"
+    keys.write_text(f"{API_KEY} unity\n")
+    server = UnityTestServer(root / "data", api_keys_file=keys).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def test_core_compiles_with_mono_without_unity_and_without_warnings(
     unity_build: tuple[Path, Path, str],
 ) -> None:
@@ -42,9 +56,9 @@ def test_core_compiles_with_mono_without_unity_and_without_warnings(
 
 def test_pure_logic_nunit_tests_pass(unity_build: tuple[Path, Path, str], tmp_path: Path) -> None:
     _, tests, _ = unity_build
-    # Without the server variables the end-to-end fixture is ignored; count only the others.
-    result = run_nunit(tests, tmp_path / "logic.xml", exclude_fixture="EndToEndTests", env={
-        "TRELLIS2_TEST_SERVER_URL": "", "TRELLIS2_TEST_IMAGE": ""})  # fmt: skip
+    # Without the server variables the end-to-end fixtures are ignored; count only the others.
+    env = {"TRELLIS2_TEST_SERVER_URL": "", "TRELLIS2_TEST_AUTH_SERVER_URL": ""}
+    result = run_nunit(tests, tmp_path / "logic.xml", exclude_fixture="EndToEndTests", env=env)
     assert result.problems == [], result.output
     assert result.failures == 0 and result.errors == 0, result.output
     assert len(result.passed) >= 40, result.output
@@ -66,4 +80,22 @@ def test_end_to_end_nunit_tests_pass_against_a_real_preview_server(
     result = run_nunit(tests, tmp_path / "e2e.xml", run=E2E_FIXTURE, env=env)
     detail = f"{result.output}\nserver log:\n{preview_http_server.log()}"
     assert result.problems == [], "\n".join(result.problems) + detail
-    assert len(result.passed) == 9, detail
+    assert len(result.passed) == 10, detail
+
+
+def test_api_key_nunit_tests_pass_against_a_real_server_that_requires_keys(
+    unity_build: tuple[Path, Path, str],
+    auth_http_server: UnityTestServer,
+    shared_dir: Path,
+    tmp_path: Path,
+) -> None:
+    _, tests, _ = unity_build
+    env = {
+        "TRELLIS2_TEST_AUTH_SERVER_URL": auth_http_server.url,
+        "TRELLIS2_TEST_API_KEY": API_KEY,
+        "TRELLIS2_TEST_IMAGE": str(shared_dir / "images" / "banana.png"),
+    }
+    result = run_nunit(tests, tmp_path / "auth.xml", run=AUTH_FIXTURE, env=env)
+    detail = f"{result.output}\nserver log:\n{auth_http_server.log()}"
+    assert result.problems == [], "\n".join(result.problems) + detail
+    assert len(result.passed) == 2, detail

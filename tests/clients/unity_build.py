@@ -78,7 +78,8 @@ def run_nunit(
     tests_dll: Path, xml: Path, *, run: str | None = None, exclude_fixture: str | None = None,
     env: dict[str, str] | None = None, timeout: float = 240.0,
 ) -> NUnitResult:  # fmt: skip
-    """Runs nunit-console (NUnit 2.6) on `tests_dll` and reads its XML report."""
+    """Runs nunit-console (NUnit 2.6) on `tests_dll` and reads its XML report; cases of
+    fixtures whose name ends in `exclude_fixture` are left out of `passed`/`problems`."""
     args = ["nunit-console", "-nologo", "-noshadow", str(tests_dll), f"-xml={xml}"]
     if run:
         args.append(f"-run:{run}")
@@ -98,7 +99,7 @@ def run_nunit(
     )
     for case in root.iter("test-case"):
         name = case.get("name", "")
-        if exclude_fixture and f".{exclude_fixture}." in name:
+        if exclude_fixture and f"{exclude_fixture}." in name:
             continue
         if case.get("executed") == "True" and case.get("result") == "Success":
             result.passed.append(name)

@@ -25,8 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 class UnityTestServer:
     """Starts this file as a subprocess and waits until the backend serves jobs."""
 
-    def __init__(self, data_dir: Path, *, heartbeat: float = 0.5, factory: str | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        heartbeat: float = 0.5,
+        factory: str | None = None,
+        api_keys_file: Path | None = None,
+    ):
         self.data_dir = data_dir
+        self.api_keys_file = api_keys_file
         self.heartbeat = heartbeat
         self.factory = factory
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -42,6 +50,8 @@ class UnityTestServer:
                 "--heartbeat", str(self.heartbeat)]  # fmt: skip
         if self.factory:
             args += ["--backend-factory", self.factory]
+        if self.api_keys_file:
+            args += ["--api-keys-file", str(self.api_keys_file)]
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO / "tests" / "server"), env.get("PYTHONPATH", "")]
@@ -95,7 +105,9 @@ class UnityTestServer:
             self.proc.stdout.close()
 
 
-async def _serve(data_dir: Path, heartbeat: float, factory: str | None) -> None:
+async def _serve(
+    data_dir: Path, heartbeat: float, factory: str | None, api_keys_file: Path | None
+) -> None:
     from trellis2_server.config import ServerConfig
     from trellis2_server.server import start_server
 
@@ -109,6 +121,7 @@ async def _serve(data_dir: Path, heartbeat: float, factory: str | None) -> None:
             "workers": 1,
             "heartbeat_interval": heartbeat,
             "grace_period": 2.0,
+            "api_keys_file": api_keys_file,
         }
     )
     running = await start_server(config, backend_factory=factory)
@@ -132,8 +145,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--heartbeat", type=float, default=0.5)
     parser.add_argument("--backend-factory", default=None)
+    parser.add_argument("--api-keys-file", type=Path, default=None)
     args = parser.parse_args()
-    asyncio.run(_serve(args.data_dir, args.heartbeat, args.backend_factory))
+    asyncio.run(_serve(args.data_dir, args.heartbeat, args.backend_factory, args.api_keys_file))
 
 
 if __name__ == "__main__":

@@ -308,6 +308,47 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void Hdrp_job_delivers_the_mask_map_that_hdrp_lit_reads_and_team_list_offers_it()
+        {
+            using (var client = Client())
+            {
+                var settings = Small("hdrp");
+                var request = JobRequests.Create(m_Image, settings, RenderPipelineKind.HighDefinition, null);
+                CollectionAssert.AreEqual(new[] { ExtraTexture.MaskMap }, request.ExportOptions.ExtraTextures);
+                var job = AsyncTest.Run(() => client.CreateJobAsync(request, k_None));
+                var record = JobRequests.NewRecord(job, request, settings, RenderPipelineKind.HighDefinition,
+                    "Assets/Generated/hdrp", m_ServerUrl, null);
+                AsyncTest.Run(() => new JobWatcher(client, null).WatchUntilDoneAsync(record, k_None));
+                Assert.AreEqual(JobState.Succeeded, record.State, record.ErrorMessage);
+
+                // The team's job list has it, and a record made from the listing plans the same files.
+                var listed = AsyncTest.Run(() => client.ListJobsAsync(new ListJobsRequest { PageSize = 50 }, k_None));
+                var mine = listed.Jobs.FirstOrDefault(j => j.JobId == record.JobId);
+                Assert.IsNotNull(mine, "ListJobs does not list the job");
+                var adopted = JobRequests.RecordFromJob(mine, RenderPipelineKind.HighDefinition,
+                    "Assets/Generated/hdrp", m_ServerUrl);
+                var plan = ImportPlanner.PlanFiles(adopted);
+                CollectionAssert.AreEquivalent(ImportPlanner.PlanFiles(record).Files.Select(f => f.AssetPath).ToList(),
+                    plan.Files.Select(f => f.AssetPath).ToList());
+
+                AsyncTest.Run(() => ArtifactDownloader.DownloadAllAsync(client, plan, m_Dir, null, k_None));
+                var model = plan.Files.First(f => f.IsModel).Artifact;
+                if (!(model.MediaType ?? "").StartsWith("model/gltf", StringComparison.Ordinal))
+                {
+                    Assert.IsFalse(RequireGltf, "the main artifact is " + model.MediaType);
+                    return;
+                }
+                ImportPlanner.PlanMaterial(plan, GltfMaterialInfo.FromFile(Path.Combine(m_Dir, plan.ModelPath)));
+                var mask = plan.FindTexture(TextureRole.MaskMap);
+                Assert.IsNotNull(mask, "the server did not deliver the requested MASK_MAP texture");
+                Assert.IsFalse(mask.SRgb);
+                Assert.AreEqual(MaterialPlanner.k_HdrpLit, plan.Material.ShaderName);
+                Assert.AreEqual(mask.AssetPath, plan.Material.GetTexture("_MaskMap"));
+                Assert.IsTrue(File.Exists(Path.Combine(m_Dir, mask.AssetPath)));
+            }
+        }
+
+        [Test]
         public void Invalid_image_is_refused_with_advice()
         {
             using (var client = Client())
