@@ -493,3 +493,23 @@ def test_without_a_key_the_dock_gets_unauthenticated(auth_replay: GodotReplay) -
     response = auth_replay.send("list_jobs.http")
     assert response.status == 401
     assert response.json()["code"] == "unauthenticated"
+
+
+def test_watch_of_an_unknown_job_ends_with_an_error_the_addon_reads(replay: GodotReplay) -> None:
+    """Connect streams report errors in the end-of-stream frame (or as a unary-style error
+    before the stream starts); client.gd reads both."""
+    response = replay.send("watch_job_unknown.http")
+    if response.status == 200:
+        assert response.headers["content-type"] == "application/connect+json"
+        frames = parse_envelopes(response.body)
+        assert frames[-1][0] == 0x02
+        error = json.loads(frames[-1][1])["error"]
+    else:
+        error = response.json()
+    assert error["code"] == ENTRIES["watch_job_unknown.http"]["expect"]["code"]
+    assert error.get("message")
+
+
+def test_download_of_an_unknown_digest_is_a_404(replay: GodotReplay) -> None:
+    response = replay.send("download_unknown.http")
+    assert response.status == 404
