@@ -251,12 +251,12 @@ async def _generate_one(
             completed = ev.completed
         elif kind == "failed":
             board.update(label, state="failed")
-            err = ev.failed.error
+            error = ev.failed.error
             code = grpc.StatusCode.INTERNAL
             for c in grpc.StatusCode:
-                if c.value[0] == err.code:
+                if c.value[0] == error.code:
                     code = c
-            return False, f"{job.name} failed ({code.name}): {err.message}"
+            return False, f"{job.name} failed ({code.name}): {error.message}"
         elif kind == "canceled":
             board.update(label, state="canceled")
             return False, f"{job.name} was canceled"

@@ -105,6 +105,7 @@ class WorkerPool:
                 str(self._artifacts_dir),
                 w.device,
                 self._threads,
+                logging.getLogger().getEffectiveLevel(),  # workers log like the gateway
             ),
             # Not daemonic: backends may start their own helper processes. An atexit hook
             # (registered in start) kills workers that a crashing gateway leaves behind.

@@ -45,6 +45,7 @@ def worker_main(
     artifacts_dir: str,
     device: str,
     threads: int,
+    log_level: int = logging.INFO,
 ) -> None:
     """Entry point of the spawned process."""
     if threads > 0:
@@ -54,7 +55,7 @@ def worker_main(
         os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         device = "cuda"
     logging.basicConfig(
-        level=logging.INFO,
+        level=log_level,
         format=f"%(asctime)s {name} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
