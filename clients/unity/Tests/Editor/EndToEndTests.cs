@@ -245,6 +245,40 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void Dropped_connection_mid_job_reconnects_by_itself_and_resumes_after_the_last_seq()
+        {
+            using (var relay = new TcpRelay(new Uri(m_ServerUrl)))
+            using (var client = new Trellis2Client(relay.Url, null))
+            {
+                var request = Request("dropped");
+                var job = AsyncTest.Run(() => client.CreateJobAsync(request, k_None));
+                var record = JobRequests.NewRecord(job, request, Small("dropped"),
+                    RenderPipelineKind.Universal, "Assets/Generated/dropped", m_ServerUrl, null);
+                var seqs = new List<long>();
+                var failures = new List<Trellis2ErrorCode>();
+                var cut = false;
+                var watcher = new JobWatcher(client, null) { FirstRetryDelay = TimeSpan.FromMilliseconds(50) };
+                watcher.EventApplied += (r, e) =>
+                {
+                    seqs.Add(e.Seq);
+                    if (!cut)
+                    {
+                        cut = true;
+                        relay.CutAll(); // The network fails in the middle of the stream.
+                    }
+                };
+                watcher.Reconnecting += (r, e) => failures.Add(e.Code);
+                AsyncTest.Run(() => watcher.WatchUntilDoneAsync(record, k_None));
+                Assert.AreEqual(JobState.Succeeded, record.State, record.ErrorMessage);
+                Assert.GreaterOrEqual(failures.Count, 1, "the cut was not noticed");
+                Assert.IsTrue(failures.TrueForAll(c => c == Trellis2ErrorCode.ServerUnreachable));
+                Assert.GreaterOrEqual(relay.Accepted, 2, "no second connection");
+                for (var i = 1; i < seqs.Count; i++)
+                    Assert.Greater(seqs[i], seqs[i - 1], "duplicate or out-of-order event after reconnecting");
+            }
+        }
+
+        [Test]
         public void Cancel_of_a_queued_job_ends_its_watch_with_canceled()
         {
             using (var client = Client())
