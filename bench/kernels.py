@@ -264,6 +264,14 @@ def glue_section() -> None:
         a = bench(lambda kw=kw: residual_norm_modulate(x, **kw))
         r = bench(lambda kw=kw: residual_norm_modulate_ref(x, **kw))
         rows.append(_glue_row(f"{name} [9600,1536]", a, r, passes * t * c * 2))
+    # The SC-VAE decoders' SiLU(LN_affine(h)) at the 1024^3 level: ~2.1M voxels x 64 channels.
+    n, c = 2_100_000, 64
+    xv = torch.randn(n, c, device="cuda", dtype=torch.float16)
+    wv, bv = torch.randn(c, device="cuda"), torch.randn(c, device="cuda")
+    kw = {"weight": wv, "bias": bv, "silu": True}
+    a = bench(lambda: residual_norm_modulate(xv, **kw))
+    r = bench(lambda: residual_norm_modulate_ref(xv, **kw))
+    rows.append(_glue_row(f"SiLU(LN affine) fp16 [{n},{c}]", a, r, 2 * n * c * 2))
     table("glue kernels (bf16; GB/s = bytes that must move / fused time)", rows)
 
 

@@ -8,8 +8,10 @@ A TRELLIS.2 block (reference §11.2/11.3) runs, between its GEMMs and attentions
     x = x + gate_mlp * mlp(h)
 In eager torch each arrow is 3-6 kernels (fp32 casts, the norm, mul, add, cast back). One
 kernel here covers each line: optionally x_new = x + gate[b] * h (gate absent: x + h), then
-y = LN(x_new) (eps, optional affine weight/bias), then optionally y * (1 + scale[b]) + shift[b].
-All math in fp32, one read of each input and one write of each output.
+y = LN(x_new) (eps, optional affine weight/bias), then optionally y * (1 + scale[b]) + shift[b],
+then optionally SiLU (the SC-VAE decoder blocks' SiLU(LN(x)) before each conv). All math in fp32,
+one read of each input and one write of each output; a program covers ~2K elements (one row at
+the DiT width 1536, 32 rows at the decoders' C = 64).
 
 Layouts: x, h [R, C] (rows = tokens, last dim contiguous); gate/shift/scale [B, C] per batch
 item, row r using item `batch_ids[r]` (sparse) or r // (R / B) (dense, equal lengths); weight,
@@ -39,6 +41,7 @@ def _residual_norm_modulate_kernel(
     xout_ptr,  # [R, C] x + gate * h (HAS_RESIDUAL)
     y_ptr,  # [R, C] the normalised, modulated output (HAS_NORM)
     # sizes
+    R,
     C,
     ROWS_PER_BATCH,
     eps,
@@ -55,40 +58,48 @@ def _residual_norm_modulate_kernel(
     HAS_AFFINE: tl.constexpr,
     HAS_MOD: tl.constexpr,
     HAS_BID: tl.constexpr,
+    SILU: tl.constexpr,  # y = silu(y) last (the SC-VAE blocks' SiLU(LN(x)))
+    BLOCK_R: tl.constexpr,  # rows per program: 1 for C = 1536, many for the C = 64 decoders
     BLOCK_C: tl.constexpr,
 ):
-    row = tl.program_id(0).to(tl.int64)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     offs = tl.arange(0, BLOCK_C)
-    mask = offs < C
-    if HAS_BID:  # noqa: SIM108 - constexpr branch, kept explicit for Triton
-        b = tl.load(bid_ptr + row).to(tl.int64)
+    r_mask = rows < R
+    c_mask = offs < C
+    mask = r_mask[:, None] & c_mask[None, :]
+    if HAS_BID:
+        b = tl.load(bid_ptr + rows, mask=r_mask, other=0).to(tl.int64)
     else:
-        b = row // ROWS_PER_BATCH
+        b = rows // ROWS_PER_BATCH
+    cols = offs[None, :]
 
-    x = tl.load(x_ptr + row * stride_x + offs, mask=mask, other=0.0).to(tl.float32)
+    x = tl.load(x_ptr + rows[:, None] * stride_x + cols, mask=mask, other=0.0).to(tl.float32)
     if HAS_RESIDUAL:
-        h = tl.load(h_ptr + row * stride_h + offs, mask=mask, other=0.0).to(tl.float32)
+        h = tl.load(h_ptr + rows[:, None] * stride_h + cols, mask=mask, other=0.0)
+        h = h.to(tl.float32)
         if HAS_GATE:
-            g = tl.load(gate_ptr + b * stride_gate + offs, mask=mask, other=0.0).to(tl.float32)
-            h = h * g
+            g = tl.load(gate_ptr + b[:, None] * stride_gate + cols, mask=mask, other=0.0)
+            h = h * g.to(tl.float32)
         # Round the residual to the trunk dtype first: the next block reads that value.
         x = (x + h).to(xout_ptr.dtype.element_ty)
-        tl.store(xout_ptr + row * C + offs, x, mask=mask)
+        tl.store(xout_ptr + rows[:, None] * C + cols, x, mask=mask)
         x = x.to(tl.float32)
 
     if HAS_NORM:
-        mean = tl.sum(x, axis=0) / C
-        xc = tl.where(mask, x - mean, 0.0)
-        var = tl.sum(xc * xc, axis=0) / C
-        y = xc * (1.0 / tl.sqrt(var + eps))
+        mean = tl.sum(x, axis=1) / C
+        xc = tl.where(mask, x - mean[:, None], 0.0)
+        var = tl.sum(xc * xc, axis=1) / C
+        y = xc * (1.0 / tl.sqrt(var + eps))[:, None]
         if HAS_AFFINE:
-            y = y * tl.load(w_ptr + offs, mask=mask, other=1.0).to(tl.float32)
-            y = y + tl.load(b_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+            y = y * tl.load(w_ptr + cols, mask=c_mask[None, :], other=1.0).to(tl.float32)
+            y = y + tl.load(b_ptr + cols, mask=c_mask[None, :], other=0.0).to(tl.float32)
         if HAS_MOD:
-            sc = tl.load(scale_ptr + b * stride_scale + offs, mask=mask, other=0.0).to(tl.float32)
-            sh = tl.load(shift_ptr + b * stride_shift + offs, mask=mask, other=0.0).to(tl.float32)
-            y = y * (1.0 + sc) + sh
-        tl.store(y_ptr + row * C + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
+            sc = tl.load(scale_ptr + b[:, None] * stride_scale + cols, mask=mask, other=0.0)
+            sh = tl.load(shift_ptr + b[:, None] * stride_shift + cols, mask=mask, other=0.0)
+            y = y * (1.0 + sc.to(tl.float32)) + sh.to(tl.float32)
+        if SILU:
+            y = y * tl.sigmoid(y)
+        tl.store(y_ptr + rows[:, None] * C + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 def _row_stride(t: torch.Tensor, name: str) -> int:
@@ -109,6 +120,7 @@ def residual_norm_modulate(
     scale: torch.Tensor | None = None,
     eps: float = 1e-6,
     batch_ids: torch.Tensor | None = None,
+    silu: bool = False,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """General entry point; returns (x + gate * h or None, modulated LN output or None).
 
@@ -138,10 +150,11 @@ def residual_norm_modulate(
     y = torch.empty((rows, c), dtype=x.dtype, device=x.device) if norm else None
     if rows == 0:
         return x_out, y
-    # 3. grid and launch: one program per row.
+    # 3. grid and launch: ~2K elements per program (one row at C = 1536, 32 rows at C = 64).
     dummy = x
     block_c = max(16, next_pow2(c))
-    _residual_norm_modulate_kernel[(rows,)](
+    block_r = max(1, 2048 // block_c)
+    _residual_norm_modulate_kernel[(triton.cdiv(rows, block_r),)](
         x,
         h if h is not None else dummy,
         gate if gate is not None else dummy,
@@ -152,6 +165,7 @@ def residual_norm_modulate(
         batch_ids if batch_ids is not None else dummy,
         x_out if x_out is not None else dummy,
         y if y is not None else dummy,
+        rows,
         c,
         max(1, rows // nb),
         eps,
@@ -166,6 +180,8 @@ def residual_norm_modulate(
         HAS_AFFINE=weight is not None,
         HAS_MOD=shift is not None,
         HAS_BID=batch_ids is not None,
+        SILU=silu,
+        BLOCK_R=block_r,
         BLOCK_C=block_c,
         num_warps=min(16, max(4, block_c // 256)),
     )
@@ -195,6 +211,16 @@ def gated_residual(
     return out
 
 
+def layer_norm_silu(
+    x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, *,
+    eps: float = 1e-6,
+) -> torch.Tensor:  # fmt: skip
+    """SiLU(LN(x)) with optional affine, fused: the SC-VAE blocks' pre-conv step (x [N, C])."""
+    _, y = residual_norm_modulate(x, weight=weight, bias=bias, eps=eps, silu=True)
+    assert y is not None
+    return y
+
+
 def residual_norm_modulate_ref(
     x: torch.Tensor,
     h: torch.Tensor | None = None,
@@ -207,6 +233,7 @@ def residual_norm_modulate_ref(
     scale: torch.Tensor | None = None,
     eps: float = 1e-6,
     batch_ids: torch.Tensor | None = None,
+    silu: bool = False,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Torch reference with the block's eager precision: LN in fp32 (LayerNorm32), then the
     modulation and the gated residual in the trunk dtype."""
@@ -231,4 +258,6 @@ def residual_norm_modulate_ref(
         y = torch.nn.functional.layer_norm(x.float(), (c,), w, b, eps).to(x.dtype)
         if shift is not None and scale is not None:
             y = y * (1 + per_row(scale, y.dtype)) + per_row(shift, y.dtype)
+        if silu:
+            y = torch.nn.functional.silu(y)
     return x_out, y

@@ -26,6 +26,7 @@ STEPS = {
     },
     "residual_norm3_modulate": lambda x, h, p: {"h": h, "shift": p["shift"], "scale": p["scale"]},
     "gated_residual_only": lambda x, h, p: {"h": h, "gate": p["gate"], "norm": False},
+    "vae_layer_norm_silu": lambda x, h, p: {"weight": p["weight"], "bias": p["bias"], "silu": True},
 }
 
 
@@ -84,3 +85,13 @@ def test_fused_block_step_matches_eager_reference_on_cuda_at_model_width(step):
     ):
         if a is not None:
             assert_verbose_allclose(a.float(), e.float(), atol=8e-2, rtol=2e-2)
+
+
+@pytest.mark.gpu
+def test_layer_norm_silu_matches_eager_reference_on_cuda_at_decoder_size():
+    from trellis2_kernels.adaln import layer_norm_silu
+
+    x, _, p = _inputs(300_001, 64, 1, torch.float16, seed=11)
+    got = layer_norm_silu(x, p["weight"], p["bias"])
+    _, want = residual_norm_modulate_ref(x, weight=p["weight"], bias=p["bias"], silu=True)
+    assert_verbose_allclose(got.float(), want.float(), atol=4e-2, rtol=2e-2)
