@@ -117,3 +117,15 @@ def test_fallback_reader_equals_the_safetensors_package(parity_dir):
         assert a.keys() == b.keys()
         for k in a:
             assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize(
+    "dtype, block_dtype", [("float32", torch.float32), (torch.float16, torch.float16)]
+)
+def test_build_random_dtype_overrides_the_trunk_precision(dtype, block_dtype):
+    flow = build_random(CONFIG["name"], CONFIG["args"], dtype=dtype)
+    assert flow.blocks[0].mlp.mlp[0].weight.dtype == block_dtype
+    assert flow.out_layer.weight.dtype == torch.float32
+    dec_args = {"out_channels": 2, "latent_channels": 4, "num_res_blocks": 1}
+    dec = build_random("SparseStructureDecoder", {**dec_args, "channels": [8, 8]}, dtype=dtype)
+    assert dec.blocks[0].conv1.weight.dtype == block_dtype

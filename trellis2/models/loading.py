@@ -167,18 +167,38 @@ def default_random_init(name: str, p: torch.Tensor, gen: torch.Generator) -> tor
     return randn(*p.shape) / math.sqrt(_fan_in(p))
 
 
+def with_precision(args: Mapping[str, Any], dtype: str | torch.dtype) -> dict[str, Any]:
+    """``args`` with the trunk precision set to ``dtype`` (flows: `dtype`; VAEs: `use_fp16`)."""
+    from ..modules.utils import str_to_dtype
+
+    dt = str_to_dtype(dtype)
+    out = dict(args)
+    if isinstance(out.get("model_channels"), int):  # the flow transformers
+        out["dtype"] = str(dt).removeprefix("torch.")
+        out.pop("use_fp16", None)
+    else:
+        if dt == torch.bfloat16:
+            raise ValueError("the SC-VAE / SS decoders run fp16 or fp32 trunks, not bf16")
+        out["use_fp16"] = dt == torch.float16
+    return out
+
+
 def build_random(
     name: str,
     args: Mapping[str, Any],
     device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
     seed: int = 0,
     init: Callable[[str, torch.Tensor, torch.Generator], torch.Tensor] = default_random_init,
 ) -> nn.Module:
     """Full-size architecture with random weights, for benchmarks only (never for results).
 
     meta build -> ``to_empty(device)`` -> fp32 values from a seeded generator cast to each
-    parameter's dtype -> computed buffers. The model gets ``random_weights = True``.
+    parameter's dtype -> computed buffers. ``dtype`` overrides the config's trunk precision.
+    The model gets ``random_weights = True``.
     """
+    if dtype is not None:
+        args = with_precision(args, dtype)
     model = build_meta(name, args)
     model.to_empty(device=device)
     gen = torch.Generator(device=device).manual_seed(seed)

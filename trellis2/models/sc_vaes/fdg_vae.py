@@ -45,11 +45,16 @@ class FlexiDualGridVoxels:
 
 
 def _make_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> Any:
+    """The representations package's `Mesh` when it has one, else a plain container."""
     try:
-        from ...representations.mesh import Mesh  # geometry helper's class, when present
-    except ImportError:
+        from ... import representations
+
+        mesh_cls = getattr(representations, "Mesh", None)
+        if mesh_cls is None:
+            from ...representations.mesh import Mesh as mesh_cls  # type: ignore[no-redef]
+    except (ImportError, AttributeError):
         return DecodedMesh(vertices, faces)
-    return Mesh(vertices, faces)
+    return mesh_cls(vertices, faces)
 
 
 class FlexiDualGridVaeDecoder(SparseUnetVaeDecoder):
