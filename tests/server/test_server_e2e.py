@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 from server_helpers import TERMINAL, collect, job_request, make_png
 from trellis2_server.api._gen.trellis2.v1 import asset_generation_pb2 as pb
@@ -259,3 +260,24 @@ async def test_an_unreachable_server_is_a_clear_cli_error(tmp_path) -> None:
     )  # fmt: skip
     _, err = await proc.communicate()
     assert proc.returncode == 1 and b"cannot reach the server" in err
+
+
+def test_reflection_lists_the_generation_and_health_services(preview_server) -> None:
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    with grpc.insecure_channel(preview_server.address) as ch:
+        services = set(ProtoReflectionDescriptorDatabase(ch).get_services())
+    assert {"trellis2.v1.AssetGenerationService", "grpc.health.v1.Health"} <= services
+
+
+def test_auto_backend_without_weights_is_the_preview_backend_and_says_why(tmp_path) -> None:
+    from trellis2_server.config import ServerConfig
+    from trellis2_server.core.service import resolve_backend
+
+    name, reason = resolve_backend(ServerConfig(backend="auto", weights_dir=None))
+    assert name == "preview" and "weights" in reason
+    (tmp_path / "w").mkdir()
+    name, reason = resolve_backend(ServerConfig(backend="auto", weights_dir=tmp_path / "w"))
+    assert name == "preview" and "no weights in" in reason

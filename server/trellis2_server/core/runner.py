@@ -95,7 +95,14 @@ class JobRunner:
             self._wake.clear()
             while self._accepting:
                 idle = [w for w in self.pool.workers if w.state == "idle"]
-                if not idle or not await self._dispatch_one(idle[0]):
+                try:
+                    if not idle or not await self._dispatch_one(idle[0]):
+                        break
+                except Exception:
+                    # Keep the loop alive; the lease sweep requeues anything half-started.
+                    _LOGGER.exception("dispatch failed; retrying shortly")
+                    await asyncio.sleep(1.0)
+                    self.kick()
                     break
 
     async def _dispatch_one(self, w: Worker) -> bool:
