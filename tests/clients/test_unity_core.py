@@ -39,7 +39,8 @@ def auth_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unity
     root = tmp_path_factory.mktemp("unity-auth-server")
     keys = root / "api_keys.txt"
     keys.write_text(f"{API_KEY} unity\n")
-    server = UnityTestServer(root / "data", api_keys_file=keys).start()
+    # Keys required and room for one queued job, so quota refusals can be provoked.
+    server = UnityTestServer(root / "data", api_keys_file=keys, max_queue_depth=1).start()
     try:
         yield server
     finally:
@@ -83,7 +84,7 @@ def test_end_to_end_nunit_tests_pass_against_a_real_preview_server(
     assert len(result.passed) == 11, detail
 
 
-def test_api_key_nunit_tests_pass_against_a_real_server_that_requires_keys(
+def test_api_key_and_quota_nunit_tests_pass_against_a_restricted_real_server(
     unity_build: tuple[Path, Path, str],
     auth_http_server: UnityTestServer,
     shared_dir: Path,
@@ -98,4 +99,4 @@ def test_api_key_nunit_tests_pass_against_a_real_server_that_requires_keys(
     result = run_nunit(tests, tmp_path / "auth.xml", run=AUTH_FIXTURE, env=env)
     detail = f"{result.output}\nserver log:\n{auth_http_server.log()}"
     assert result.problems == [], "\n".join(result.problems) + detail
-    assert len(result.passed) == 2, detail
+    assert len(result.passed) == 3, detail

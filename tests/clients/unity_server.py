@@ -32,9 +32,11 @@ class UnityTestServer:
         heartbeat: float = 0.5,
         factory: str | None = None,
         api_keys_file: Path | None = None,
+        max_queue_depth: int | None = None,
     ):
         self.data_dir = data_dir
         self.api_keys_file = api_keys_file
+        self.max_queue_depth = max_queue_depth
         self.heartbeat = heartbeat
         self.factory = factory
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -52,6 +54,8 @@ class UnityTestServer:
             args += ["--backend-factory", self.factory]
         if self.api_keys_file:
             args += ["--api-keys-file", str(self.api_keys_file)]
+        if self.max_queue_depth:
+            args += ["--max-queue-depth", str(self.max_queue_depth)]
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO / "tests" / "server"), env.get("PYTHONPATH", "")]
@@ -105,26 +109,25 @@ class UnityTestServer:
             self.proc.stdout.close()
 
 
-async def _serve(
-    data_dir: Path, heartbeat: float, factory: str | None, api_keys_file: Path | None
-) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     from trellis2_server.config import ServerConfig
     from trellis2_server.server import start_server
 
     config = ServerConfig.from_env_and_args(
         {
-            "data_dir": data_dir,
+            "data_dir": args.data_dir,
             "host": "127.0.0.1",
             "grpc_port": 0,
             "http_port": 0,
             "backend": "preview",
             "workers": 1,
-            "heartbeat_interval": heartbeat,
+            "heartbeat_interval": args.heartbeat,
             "grace_period": 2.0,
-            "api_keys_file": api_keys_file,
+            "api_keys_file": args.api_keys_file,
+            "max_queue_depth": args.max_queue_depth,
         }
     )
-    running = await start_server(config, backend_factory=factory)
+    running = await start_server(config, backend_factory=args.backend_factory)
     print(f"http_port={running.http_port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,8 +149,9 @@ def main() -> None:
     parser.add_argument("--heartbeat", type=float, default=0.5)
     parser.add_argument("--backend-factory", default=None)
     parser.add_argument("--api-keys-file", type=Path, default=None)
+    parser.add_argument("--max-queue-depth", type=int, default=None)
     args = parser.parse_args()
-    asyncio.run(_serve(args.data_dir, args.heartbeat, args.backend_factory, args.api_keys_file))
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

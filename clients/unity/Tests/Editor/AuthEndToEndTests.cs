@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Threading;
 using NUnit.Framework;
@@ -7,8 +8,9 @@ using NUnit.Framework;
 namespace Trellis2.Editor.Tests
 {
     /// <summary>
-    /// The API key against a real server that requires one. Set TRELLIS2_TEST_AUTH_SERVER_URL,
-    /// TRELLIS2_TEST_API_KEY and TRELLIS2_TEST_IMAGE (pytest does); ignored otherwise.
+    /// API keys and quotas against a real server that requires keys and queues at most one job.
+    /// Set TRELLIS2_TEST_AUTH_SERVER_URL, TRELLIS2_TEST_API_KEY and TRELLIS2_TEST_IMAGE (pytest
+    /// does); ignored otherwise.
     /// </summary>
     [TestFixture]
     public class AuthEndToEndTests
@@ -53,6 +55,38 @@ namespace Trellis2.Editor.Tests
                             while (await stream.ReadNextAsync(k_None) != null) { }
                     }));
                 }
+            }
+        }
+
+        [Test]
+        public void A_full_queue_is_reported_as_quota_with_advice()
+        {
+            using (var client = new Trellis2Client(m_ServerUrl, m_ApiKey))
+            {
+                var settings = new GenerationSettings
+                {
+                    DisplayName = "flood", Resolution = PipelineType.Res512, TextureSize = 256, DecimationTarget = 2000,
+                };
+                var created = new List<Job>();
+                Trellis2Exception refused = null;
+                for (var i = 0; i < 4 && refused == null; i++)
+                {
+                    var request = JobRequests.Create(m_Image, settings, RenderPipelineKind.Universal, null);
+                    try
+                    {
+                        created.Add(AsyncTest.Run(() => client.CreateJobAsync(request, k_None)));
+                    }
+                    catch (Trellis2Exception e)
+                    {
+                        refused = e;
+                    }
+                }
+                foreach (var job in created)
+                    AsyncTest.Run(() => client.CancelJobAsync(job.Name, k_None));
+                Assert.IsNotNull(refused, "the server accepted " + created.Count + " jobs with a queue of one");
+                Assert.AreEqual(Trellis2ErrorCode.QuotaExceeded, refused.Code, refused.Message);
+                Assert.AreEqual("resource_exhausted", refused.ConnectCode);
+                StringAssert.Contains(Trellis2ErrorMessages.Advice(Trellis2ErrorCode.QuotaExceeded), refused.Message);
             }
         }
 
