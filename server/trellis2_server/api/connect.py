@@ -113,6 +113,12 @@ class ConnectApp:
     def __init__(self, service: Any, *, max_upload_bytes: int):
         self.service = service
         self.max_body = max_upload_bytes * 4 // 3 + _BODY_OVERHEAD
+        self._closing = asyncio.Event()
+
+    def close_streams(self) -> None:
+        """Ends every open stream with `unavailable` (clients reconnect from their last seq);
+        called when the server stops."""
+        self._closing.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = METHODS.get(scope["path"][len(PREFIX) :])
@@ -210,28 +216,51 @@ class ConnectApp:
         await send(start)
         events: AsyncIterator[Message] = getattr(self.service, method.attr)(request, caller)
         # A client hanging up stops the stream (and the watch); the job itself keeps running.
-        await until_disconnect(_pump(events, codec, send, timeout), receive)
+        await until_disconnect(_pump(events, codec, send, timeout, self._closing), receive)
 
 
 async def _pump(
+    events: AsyncIterator[Message],
+    codec: Codec,
+    send: Send,
+    timeout: float | None,
+    closing: asyncio.Event,
+) -> None:
+    """Writes every event as an envelope, then the end-of-stream envelope (with the error that
+    ended the stream, if any)."""
+    error: ConnectError | None = None
+    forward = asyncio.ensure_future(_forward(events, codec, send, timeout))
+    stop = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({forward, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if forward.done():
+            forward.result()
+        else:
+            error = ConnectError(
+                StatusCode.UNAVAILABLE, "the server is shutting down; reconnect from your last seq"
+            )
+    except Exception as exc:
+        error = to_connect_error(exc)
+    finally:
+        for task in (forward, stop):
+            task.cancel()
+        await asyncio.gather(forward, stop, return_exceptions=True)
+    await send({"type": "http.response.body", "body": end_stream(error)})
+
+
+async def _forward(
     events: AsyncIterator[Message], codec: Codec, send: Send, timeout: float | None
 ) -> None:
-    error: ConnectError | None = None
     try:
         async with asyncio.timeout(timeout):
             async for event in events:
                 body = envelope(codec.encode(event))
                 await send({"type": "http.response.body", "body": body, "more_body": True})
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        error = to_connect_error(exc)
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
-    await send({"type": "http.response.body", "body": end_stream(error)})
 
 
 async def _send_unary_error(send: Send, error: ConnectError) -> None:

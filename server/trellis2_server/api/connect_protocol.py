@@ -11,7 +11,6 @@ JSON payload `{"error": ..., "metadata": ...}`, whatever the codec, and the HTTP
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import re
 import struct
@@ -101,12 +100,15 @@ class Codec:
             return message
         if not data.strip():
             return message
+        name = message.DESCRIPTOR.full_name
         try:
-            json_format.Parse(data.decode("utf-8"), message, ignore_unknown_fields=True)
-        except (json_format.ParseError, UnicodeDecodeError, RecursionError) as exc:
+            value = json.loads(data)
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+            json_format.ParseDict(value, message, ignore_unknown_fields=True)
+        except (ValueError, json_format.ParseError, RecursionError) as exc:
             raise ConnectError(
-                StatusCode.INVALID_ARGUMENT,
-                f"request is not valid JSON for {message.DESCRIPTOR.full_name}: {exc}",
+                StatusCode.INVALID_ARGUMENT, f"request is not valid JSON for {name}: {exc}"
             ) from None
         return message
 
@@ -208,10 +210,10 @@ def read_single_envelope(data: bytes, encoding: str | None, limit: int) -> bytes
     if flags & FLAG_END_STREAM or flags & ~FLAG_COMPRESSED:
         raise ConnectError(StatusCode.INVALID_ARGUMENT, f"unexpected envelope flags {flags:#04x}")
     if flags & FLAG_COMPRESSED:
+        if encoding in (None, "", "identity"):
+            raise ConnectError(
+                StatusCode.INVALID_ARGUMENT,
+                "envelope is flagged compressed but connect-content-encoding names no compression",
+            )
         return decompress(payload, encoding, limit)
     return payload
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """For tests and clients: gzip with a fixed mtime so output is reproducible."""
-    return gzip.compress(data, mtime=0)

@@ -13,18 +13,22 @@ from typing import Any
 
 from trellis2_server.api import connect
 from trellis2_server.http import artifacts
-from trellis2_server.http.asgi import ASGIApp, Receive, Scope, Send
+from trellis2_server.http.asgi import Receive, Scope, Send
 from trellis2_server.http.dashboard import STATIC_DIR, Dashboard
 
 
-def create_http_app(
-    service: Any, *, max_upload_bytes: int, static_dir: Path = STATIC_DIR
-) -> ASGIApp:
+class HttpApp:
     """`service` is the core `AssetService` the gRPC servicer also uses."""
-    connect_app = connect.ConnectApp(service, max_upload_bytes=max_upload_bytes)
-    dashboard = Dashboard(static_dir)
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, service: Any, *, max_upload_bytes: int, static_dir: Path = STATIC_DIR):
+        self.service = service
+        self.connect = connect.ConnectApp(service, max_upload_bytes=max_upload_bytes)
+        self.dashboard = Dashboard(static_dir)
+
+    def close_streams(self) -> None:
+        self.connect.close_streams()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
@@ -32,13 +36,17 @@ def create_http_app(
             return
         path = scope["path"]
         if path.startswith(connect.PREFIX):
-            await connect_app(scope, receive, send)
+            await self.connect(scope, receive, send)
         elif path.startswith(artifacts.PREFIX):
-            await artifacts.serve_artifact(service, scope, receive, send)
+            await artifacts.serve_artifact(self.service, scope, receive, send)
         else:
-            await dashboard(scope, receive, send)
+            await self.dashboard(scope, receive, send)
 
-    return app
+
+def create_http_app(
+    service: Any, *, max_upload_bytes: int, static_dir: Path = STATIC_DIR
+) -> HttpApp:
+    return HttpApp(service, max_upload_bytes=max_upload_bytes, static_dir=static_dir)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -80,7 +80,7 @@ class Dashboard:
         if path in ("/", "/index.html"):
             name = "index.html"
         elif path.startswith("/assets/") and _NAME.match(path[len("/assets/") :]):
-            name = path[len("/assets/") :]
+            name = path[1:]
         else:
             await respond(send, 404, b"not found\n", "text/plain")
             return

@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from trellis2_server.http.app import create_http_app
+from trellis2_server.http.app import HttpApp, create_http_app
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,11 +23,14 @@ _LOGGER = logging.getLogger(__name__)
 @dataclass
 class HttpServer:
     server: uvicorn.Server
+    app: HttpApp
     port: int
     _task: asyncio.Task[None]
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stops accepting, gives open requests `grace` seconds, then cuts open streams."""
+        """Stops accepting, ends open streams (clients reconnect elsewhere or later), gives
+        other open requests `grace` seconds."""
+        self.app.close_streams()
         self.server.config.timeout_graceful_shutdown = max(0, round(grace))
         self.server.should_exit = True
         await self._task
@@ -66,4 +69,4 @@ async def start_http_server(
     bound: Any = sock.getsockname()[1]
     task = asyncio.create_task(server.main_loop(), name="http-main-loop")
     _LOGGER.info("Connect API, downloads and dashboard on http://%s:%d/", host, bound)
-    return HttpServer(server, int(bound), task)
+    return HttpServer(server, app, int(bound), task)
