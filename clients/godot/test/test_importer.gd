@@ -199,3 +199,16 @@ func test_plan_for_a_real_server_answer_uses_its_orm_and_names() -> void:
 	var sub: Dictionary = config.get_value("params", "_subresources")
 	assert_true(sub["nodes"].has("PATH:fixture_disc"), "collision on the mesh node")
 	assert_true(plan["files"].has(DIR + "/fixture_disc_orm.png.import"), "ORM texture import")
+
+
+func test_collision_is_checked_after_import_only_when_it_could_be_set_up() -> void:
+	assert_true(_plan({"collision": "convex"})["expect_collision"], "convex requested")
+	assert_false(_plan({"collision": "none"})["expect_collision"], "none requested")
+	var gltf: Dictionary = JSON.parse_string(GLTF_JSON)
+	gltf["nodes"][0].erase("name")
+	var files: Array[Dictionary] = Trellis2Importer.plan_downloads(_artifacts(), DIR)
+	var plan: Dictionary = Trellis2Importer.plan_import(
+		"disc", DIR, files, gltf, "OPAQUE", {"collision": "trimesh"}
+	)
+	assert_false(plan["expect_collision"], "no named node: nothing to check")
+	assert_eq(plan["warnings"].size(), 1, "the dock is told why")

@@ -51,6 +51,18 @@ static func _texture_uri(gltf: Dictionary, info: Variant) -> String:
 	return str(images[source].get("uri", ""))
 
 
+static func _has_collision(scene_path: String) -> bool:
+	var packed := (
+		ResourceLoader.load(scene_path, "", ResourceLoader.CACHE_MODE_IGNORE) as PackedScene
+	)
+	if packed == null:
+		return false
+	var root: Node = packed.instantiate()
+	var found: bool = not root.find_children("*", "CollisionShape3D", true, false).is_empty()
+	root.free()
+	return found
+
+
 static func _write_text(path: String, text: String) -> String:
 	DirAccess.make_dir_recursive_absolute(ProjectSettings.globalize_path(path.get_base_dir()))
 	var file := FileAccess.open(path, FileAccess.WRITE)
@@ -377,8 +389,10 @@ static func plan_import(
 		out["files"][path] = material_tres_text(material_name, props)
 		material_paths[material_name] = path
 	var mesh_paths: PackedStringArray = _mesh_node_paths(gltf)
-	if str(options.get("collision", "none")) != "none" and mesh_paths.is_empty():
+	out["expect_collision"] = SHAPE_TYPES.has(str(options.get("collision", "none")))
+	if out["expect_collision"] and mesh_paths.is_empty():
 		out["warnings"].append("No named mesh node found: the collision shape was not set up.")
+		out["expect_collision"] = false
 	out["files"][str(out["scene_path"]) + ".import"] = scene_import_text(
 		name, material_paths, mesh_paths, options, asset_dir.path_join("materials")
 	)
@@ -437,6 +451,13 @@ func apply(plan: Dictionary) -> String:
 		return (
 			"Godot could not import %s. Open it in the FileSystem dock to see the import error."
 			% plan["scene_path"]
+		)
+	if plan.get("expect_collision", false) and not _has_collision(plan["scene_path"]):
+		plan["warnings"].append(
+			(
+				"No collision shape was generated; add one in the Advanced Import Settings of %s."
+				% plan["scene_path"].get_file()
+			)
 		)
 	EditorInterface.open_scene_from_path(plan["open_path"])
 	return ""

@@ -129,18 +129,20 @@ func _import(job_name: String) -> void:
 	if _busy_imports.has(job_name):
 		return
 	_busy_imports[job_name] = true
-	var message: String = await _import_steps(job_name)
+	var notes: PackedStringArray = PackedStringArray()
+	var message: String = await _import_steps(job_name, notes)
 	_busy_imports.erase(job_name)
+	var ok: bool = message.is_empty()
+	if ok:
+		message = "Imported." if notes.is_empty() else "Imported. Note: " + " ".join(notes)
 	_store.update(job_name, "message", message)
 	_store.save()
 	history_changed.emit()
-	job_finished.emit(
-		job_name, message.is_empty(), message if not message.is_empty() else "Imported."
-	)
+	job_finished.emit(job_name, ok, message)
 
 
-## Downloads and imports; returns "" or what went wrong.
-func _import_steps(job_name: String) -> String:
+## Downloads and imports; returns "" or what went wrong, and adds remarks to [param notes].
+func _import_steps(job_name: String, notes: PackedStringArray) -> String:
 	_configure()
 	var record: Dictionary = _store.find(job_name)
 	var artifacts: Array[Trellis2JobModel.Artifact] = Trellis2JobStore.artifacts_of(record)
@@ -178,14 +180,15 @@ func _import_steps(job_name: String) -> String:
 	var plan: Dictionary = Trellis2Importer.plan_import(
 		asset_name, asset_dir, files, gltf, str(record.get("alpha_mode", "OPAQUE")), options
 	)
-	for warning: String in plan["warnings"]:
-		push_warning("TRELLIS.2: " + warning)
 	if plan["scene_path"] == "":
-		return "; ".join(plan["warnings"])
+		return " ".join(plan["warnings"])
 	status_changed.emit(job_name, "Importing into %s ..." % asset_dir)
 	var error: String = await _importer.apply(plan)
 	if error.is_empty():
 		_store.update(job_name, "imported_scene", plan["open_path"])
+	for warning: String in plan["warnings"]:
+		push_warning("TRELLIS.2: " + warning)
+		notes.append(warning)
 	return error
 
 
