@@ -53,8 +53,6 @@ class SparseStructureFlowModel(nn.Module):
         super().__init__()
         if pe_mode != "rope":
             raise NotImplementedError("TRELLIS.2 flow models use pe_mode='rope' only")
-        if not share_mod:
-            raise NotImplementedError("TRELLIS.2 flow models use share_mod=True only")
         self.resolution = resolution
         self.in_channels = in_channels
         self.model_channels = model_channels
@@ -70,9 +68,10 @@ class SparseStructureFlowModel(nn.Module):
         self.dtype = _dtype_arg(dtype, use_fp16)
 
         self.t_embedder = TimestepEmbedder(model_channels)
-        self.adaLN_modulation = nn.Sequential(
-            nn.SiLU(), nn.Linear(model_channels, 6 * model_channels, bias=True)
-        )
+        if share_mod:  # one t -> 6C modulation MLP shared by all blocks
+            self.adaLN_modulation = nn.Sequential(
+                nn.SiLU(), nn.Linear(model_channels, 6 * model_channels, bias=True)
+            )
         self.register_buffer("rope_phases", self._grid_phases(), persistent=True)
         self.input_layer = nn.Linear(in_channels, model_channels)
         self.blocks = nn.ModuleList(
@@ -114,7 +113,9 @@ class SparseStructureFlowModel(nn.Module):
             raise ValueError(f"expected a {self.resolution}^3 grid, got {tuple(spatial)}")
         h = x.reshape(b, c, -1).permute(0, 2, 1)  # [B, R^3, C_in] row-major (x, y, z)
         h = self.input_layer(h)
-        t_emb = self.adaLN_modulation(self.t_embedder(t))  # [B, 6C] fp32
+        t_emb = self.t_embedder(t)  # [B, C] fp32
+        if self.share_mod:
+            t_emb = self.adaLN_modulation(t_emb)  # [B, 6C]
         t_emb = manual_cast(t_emb, self.dtype)
         h = manual_cast(h, self.dtype)
         cond = manual_cast(cond, self.dtype)

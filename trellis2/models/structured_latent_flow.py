@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,8 +49,6 @@ class SLatFlowModel(nn.Module):
         super().__init__()
         if pe_mode != "rope":
             raise NotImplementedError("TRELLIS.2 flow models use pe_mode='rope' only")
-        if not share_mod:
-            raise NotImplementedError("TRELLIS.2 flow models use share_mod=True only")
         self.resolution = resolution
         self.in_channels = in_channels
         self.model_channels = model_channels
@@ -64,9 +64,10 @@ class SLatFlowModel(nn.Module):
         self.dtype = _dtype_arg(dtype, use_fp16)
 
         self.t_embedder = TimestepEmbedder(model_channels)
-        self.adaLN_modulation = nn.Sequential(
-            nn.SiLU(), nn.Linear(model_channels, 6 * model_channels, bias=True)
-        )
+        if share_mod:  # one t -> 6C modulation MLP shared by all blocks
+            self.adaLN_modulation = nn.Sequential(
+                nn.SiLU(), nn.Linear(model_channels, 6 * model_channels, bias=True)
+            )
         self.input_layer = nn.Linear(in_channels, model_channels)
         self.blocks = nn.ModuleList(
             ModulatedSparseTransformerCrossBlock(
@@ -96,6 +97,7 @@ class SLatFlowModel(nn.Module):
         t: torch.Tensor,
         cond: torch.Tensor,
         concat_cond: SparseTensor | None = None,
+        **kwargs: Any,
     ) -> SparseTensor:
         feats = x.feats
         if concat_cond is not None:
@@ -106,7 +108,9 @@ class SLatFlowModel(nn.Module):
                 "(the texture flow needs concat_cond=<normalised shape SLat>)"
             )
         h = x.replace(self.input_layer(feats))
-        t_emb = self.adaLN_modulation(self.t_embedder(t))  # [B, 6C] fp32
+        t_emb = self.t_embedder(t)  # [B, C] fp32
+        if self.share_mod:
+            t_emb = self.adaLN_modulation(t_emb)  # [B, 6C]
         t_emb = manual_cast(t_emb, self.dtype)
         h = manual_cast(h, self.dtype)
         cond = manual_cast(cond, self.dtype)
