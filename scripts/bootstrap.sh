@@ -21,3 +21,5 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e "$spec"
   touch "$stamp"
 fi
+# The web dashboard (needs npm; the API works without it).
+scripts/build-dashboard.sh || echo "bootstrap: web dashboard not built (see above)" >&2

@@ -25,11 +25,12 @@ SMALL_EXPORT = {"textureSize": 256, "decimationTarget": 2000}
 
 # start_server + SIGTERM handling, like `trellis2 serve`, but printing both bound ports.
 _RUNNER = """
-import asyncio, signal, sys
+import asyncio, logging, signal, sys
 from trellis2_server.config import parse_sequence
 from trellis2_server.server import start_server
 
 async def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     running = await start_server(parse_sequence(sys.argv[2:]), backend_factory=sys.argv[1] or None)

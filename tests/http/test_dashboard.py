@@ -28,8 +28,18 @@ def _variance(path: Path) -> float:
     return float(pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].var())
 
 
+@pytest.fixture(scope="module")
+def built_dashboard(repo_dir: Path) -> None:
+    """Builds the bundle if its inputs changed (a no-op otherwise); the server reads it live."""
+    subprocess.run([str(repo_dir / "scripts" / "build-dashboard.sh")], check=True, timeout=240)
+
+
 def test_dashboard_submits_follows_previews_and_downloads(
-    http_server: HttpServerProcess, repo_dir: Path, shared_dir: Path, tmp_path: Path
+    built_dashboard: None,
+    http_server: HttpServerProcess,
+    repo_dir: Path,
+    shared_dir: Path,
+    tmp_path: Path,
 ) -> None:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail("Chromium missing; run scripts/install-tools.sh (apt-get install chromium)")
