@@ -9,6 +9,7 @@ model caches one map per SparseTensor and reuses it for every conv layer on it).
 
 from __future__ import annotations
 
+import logging
 import weakref
 
 import torch
@@ -16,19 +17,23 @@ import torch
 from .neighbor_map import neighbor_order
 from .sparse_conv import sparse_conv
 
-# id(neighbor_map) -> (weak ref to it, its row order); entries leave with their map.
-_ORDERS: dict[int, tuple[weakref.ref, torch.Tensor]] = {}
+_LOGGER = logging.getLogger(__name__)
+# id(neighbor_map) -> (weak ref to it, int32 copy, row order); entries leave with their map.
+_PREP: dict[int, tuple[weakref.ref, torch.Tensor, torch.Tensor]] = {}
+_FAILED: set[str] = set()  # device types where the Triton conv raised: the reference runs there
 
 
-def _cached_order(neighbor_map: torch.Tensor) -> torch.Tensor:
+def _prepared(neighbor_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The map as int32 (the kernel's index type) and its Gray-code row order, once per map."""
     key = id(neighbor_map)
-    hit = _ORDERS.get(key)
+    hit = _PREP.get(key)
     if hit is not None and hit[0]() is neighbor_map:
-        return hit[1]
-    order = neighbor_order(neighbor_map)
-    _ORDERS[key] = (weakref.ref(neighbor_map), order)
-    weakref.finalize(neighbor_map, _ORDERS.pop, key, None)
-    return order
+        return hit[1], hit[2]
+    nbr32 = neighbor_map.to(torch.int32)
+    order = neighbor_order(nbr32)
+    _PREP[key] = (weakref.ref(neighbor_map), nbr32, order)
+    weakref.finalize(neighbor_map, _PREP.pop, key, None)
+    return nbr32, order
 
 
 def triton_submanifold_conv3d(
@@ -39,12 +44,20 @@ def triton_submanifold_conv3d(
 ) -> torch.Tensor:
     """The model's conv signature: feats [N, Ci], neighbor_map int [N, 27] (-1 = none),
     weight [Co, 3, 3, 3, Ci], bias [Co] or None -> [N, Co] in feats' dtype."""
+    from trellis2.modules.sparse.conv import submanifold_conv3d_reference
+
+    if feats.device.type in _FAILED:
+        return submanifold_conv3d_reference(feats, neighbor_map, weight, bias)
     if weight.dtype != feats.dtype:
         weight = weight.to(feats.dtype)
     allow_tf32 = feats.dtype == torch.float32 and torch.backends.cuda.matmul.allow_tf32
-    return sparse_conv(
-        feats, neighbor_map, weight, bias, order=_cached_order(neighbor_map), allow_tf32=allow_tf32
-    )
+    nbr32, order = _prepared(neighbor_map)
+    try:
+        return sparse_conv(feats, nbr32, weight, bias, order=order, allow_tf32=allow_tf32)
+    except Exception as exc:  # a kernel that cannot compile here must not stop a generation
+        _FAILED.add(feats.device.type)
+        _LOGGER.warning("Triton sparse conv failed (%s); using the torch reference", exc)
+        return submanifold_conv3d_reference(feats, neighbor_map, weight, bias)
 
 
 def register() -> bool:

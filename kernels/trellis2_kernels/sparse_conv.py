@@ -15,7 +15,8 @@ order of their neighbour masks (`neighbor_order`), as FlexGEMM's masked implicit
 tile holds rows with nearly the same taps. Output rows are written back in their original order.
 
 Layouts: feats [N, Ci] fp16/bf16/fp32, contiguous; weight [Co, 3, 3, 3, Ci] (FlexGEMM, = [Co, 27,
-Ci] with v = 9 kx + 3 ky + kz); bias [Co] or None; neighbor_map int32 or int64 [N, 27], -1 = absent.
+Ci] with v = 9 kx + 3 ky + kz); bias [Co] or None; neighbor_map int32 [N, 27] (int64 is converted),
+-1 = absent.
 Output [N, Co] in feats' dtype. fp32 inputs use IEEE fp32 dot products unless allow_tf32.
 """
 
@@ -65,7 +66,7 @@ def _sparse_conv_fwd_kernel(
     feats_ptr,  # [N, Ci]
     weight_ptr,  # [Co, 27 * Ci]
     bias_ptr,  # [Co] (unused unless HAS_BIAS)
-    nbr_ptr,  # int32 or int64 [N, 27]
+    nbr_ptr,  # int32 [N, 27]
     order_ptr,  # int32 [N], the row visited at sorted position m (unused unless USE_ORDER)
     out_ptr,  # [N, Co]
     # sizes
@@ -220,6 +221,11 @@ def _launch(
         torch.int64,
     ):
         raise ValueError("neighbor_map must be int32/int64 [N, 27]; use build_neighbor_map")
+    if neighbor_map.dtype == torch.int64:
+        # Triton 3.6 fails to compile the int64 specialisation on sm_90 (RemoveLayoutConversions:
+        # 'arith.select' layout mismatch, seen on the H100 2026-11-25); int32 also halves the
+        # map's bytes. Callers that reuse a map should convert it once (integration.py does).
+        neighbor_map = neighbor_map.to(torch.int32)
     if weight.dtype != feats.dtype:
         raise TypeError(f"weight dtype {weight.dtype} != feats dtype {feats.dtype}; cast one")
     feats = feats.contiguous()

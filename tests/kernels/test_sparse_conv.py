@@ -108,3 +108,33 @@ def test_sparse_conv_each_loop_variant_matches_reference_on_cuda(compact, dtype)
     want = sparse_conv_ref(feats.float(), nbr, weight.float(), bias)
     atol, rtol = TOLERANCES[dtype]
     assert_verbose_allclose(got.float(), want, atol=atol, rtol=rtol, name="variant")
+
+
+def test_model_dispatch_hook_runs_int64_maps_as_int32_and_matches_reference():
+    """The model hands over int64 maps; Triton 3.6 cannot compile that specialisation on sm_90,
+    so the hook converts each map once (cached) and the kernel only sees int32."""
+    from trellis2_kernels import integration
+
+    feats, nbr, weight, bias = _case(37, 16, 24, torch.float32, seed=12)
+    nbr64 = nbr.long()
+    got = integration.triton_submanifold_conv3d(feats, nbr64, weight, bias)
+    nbr32, order = integration._prepared(nbr64)
+    assert nbr32.dtype == torch.int32 and integration._prepared(nbr64)[0] is nbr32
+    assert torch.equal(order.sort().values.long(), torch.arange(37, device=order.device))
+    want = sparse_conv_ref(feats, nbr, weight, bias)
+    assert_verbose_allclose(got, want, atol=1e-5, rtol=1e-5, name="hook")
+
+
+def test_model_dispatch_hook_falls_back_to_reference_when_kernel_raises_simulated(monkeypatch):
+    from trellis2_kernels import integration
+
+    def broken_kernel_double(*args, **kwargs):
+        raise RuntimeError("PassManager::run failed (simulated)")
+
+    monkeypatch.setattr(integration, "sparse_conv", broken_kernel_double)
+    monkeypatch.setattr(integration, "_FAILED", set())
+    feats, nbr, weight, bias = _case(37, 16, 24, torch.float32, seed=13)
+    got = integration.triton_submanifold_conv3d(feats, nbr.long(), weight, bias)
+    assert feats.device.type in integration._FAILED
+    want = sparse_conv_ref(feats, nbr, weight, bias)
+    assert_verbose_allclose(got, want, atol=1e-5, rtol=1e-5, name="fallback")
