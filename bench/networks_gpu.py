@@ -236,7 +236,7 @@ class Bench:
         self.run_pair("ss_dec", inputs, call)
 
     def shape_dec(self) -> None:
-        grid = 64 if not self.tiny else 16
+        grid = 64 if not self.tiny else 8
 
         def inputs():
             coords = _shell_coords(self.sizes.latent_tokens, grid, self.device)
@@ -261,7 +261,7 @@ class Bench:
     def tex_dec(self) -> None:
         if self.shape_subs is None:
             self.shape_dec()
-        grid = 64 if not self.tiny else 16
+        grid = 64 if not self.tiny else 8
 
         def inputs():
             coords = _shell_coords(self.sizes.latent_tokens, grid, self.device)

@@ -43,7 +43,7 @@ _MAX_COORD = 2**_FIELD - 3
 
 
 def register_submanifold_conv3d(device_type: str, impl: ConvImpl) -> None:
-    """Install ``impl(feats [N,Ci], neighbor_map [N,27] int64 (-1 = none), weight
+    """Install ``impl(feats [N,Ci], neighbor_map [N,27] int32 (-1 = none), weight
     [Co,3,3,3,Ci], bias [Co] | None) -> [N,Co]`` as the convolution for ``device_type``."""
     _IMPLS[device_type] = impl
 
@@ -71,20 +71,20 @@ def _pack(coords: torch.Tensor) -> torch.Tensor:
 
 
 def build_neighbor_map(coords: torch.Tensor) -> torch.Tensor:
-    """int64 [N, 27] row index of each voxel's neighbour at offset v (-1 = none).
+    """int32 [N, 27] row index of each voxel's neighbour at offset v (-1 = none).
 
     coords: int32 [N, 4] (b, x, y, z), any order, 0 <= x, y, z <= 65533, b < 32768.
     Sort the packed keys once, then binary-search the 27 shifted keys of every voxel.
     """
     n = coords.shape[0]
     if n == 0:
-        return torch.empty(0, 27, dtype=torch.int64, device=coords.device)
+        return torch.empty(0, 27, dtype=torch.int32, device=coords.device)
     keys = _pack(coords)  # [N]
     sorted_keys, order = torch.sort(keys)
     query = keys[:, None] + _kernel_offsets(coords.device)[None, :]  # [N, 27]
     pos = torch.searchsorted(sorted_keys, query).clamp_(max=n - 1)
     found = sorted_keys[pos] == query
-    return torch.where(found, order[pos], torch.full_like(pos, -1))
+    return torch.where(found, order[pos], torch.full_like(pos, -1)).to(torch.int32)
 
 
 def submanifold_conv3d_reference(
@@ -99,7 +99,7 @@ def submanifold_conv3d_reference(
     kv = weight.shape[1] * weight.shape[2] * weight.shape[3]
     w = weight.reshape(co, kv * ci).t()  # [27*Ci, Co], row index v*Ci + ci
     padded = torch.cat([feats, feats.new_zeros(1, ci)], dim=0)  # row N = zeros
-    idx = torch.where(neighbor_map < 0, n, neighbor_map)
+    idx = torch.where(neighbor_map < 0, n, neighbor_map).long()
     rows = max(1, _GATHER_BUDGET // max(1, kv * ci * feats.element_size()))
     out = feats.new_empty(n, co)
     for s in range(0, n, rows):

@@ -30,6 +30,7 @@ class SubdivisionMap:
     parent: torch.Tensor  # int64 [M]
     slot: torch.Tensor  # int64 [M]
     fine_coords: torch.Tensor  # int32 [M, 4]
+    from_encoder: bool = False  # the inverse of an encoder's Spatial2Channel
 
 
 def _child_offsets(device: torch.device) -> torch.Tensor:
@@ -49,7 +50,7 @@ def channel2spatial_map(x: SparseTensor, mask: torch.Tensor | None) -> Subdivisi
     """The subdivision of ``x``: the encoder's cached inverse if any, else ``mask`` [N, 8] bool."""
     cached = x.get_spatial_cache(C2S_CACHE_KEY)
     if cached is not None:
-        return cached
+        return SubdivisionMap(cached.parent, cached.slot, cached.fine_coords, from_encoder=True)
     if mask is None:
         raise ValueError(
             "Channel2Spatial needs a subdivision mask (guide_subs or pred_subdiv) when the "
@@ -62,10 +63,17 @@ def channel2spatial_map(x: SparseTensor, mask: torch.Tensor | None) -> Subdivisi
 
 
 def channel2spatial(x: SparseTensor, m: SubdivisionMap) -> SparseTensor:
-    """feats [N, 8*W] -> [M, W] on the fine voxels of ``m`` (scale halves)."""
+    """feats [N, 8*W] -> [M, W] on the fine voxels of ``m`` (scale halves).
+
+    The output keeps x's cache dict only when it follows an encoder's map (whose finer levels
+    are cached there); otherwise it starts a fresh one, so a decoder's big fine-level maps do
+    not stay alive with the latent (reference behaviour).
+    """
     n, c = x.feats.shape
     feats = x.feats.view(n, 8, c // 8)[m.parent, m.slot]
-    return x.derive(feats, m.fine_coords, _finer(x.scale))
+    if m.from_encoder:
+        return x.derive(feats, m.fine_coords, _finer(x.scale))
+    return SparseTensor(feats, m.fine_coords, scale=_finer(x.scale))
 
 
 def spatial2channel_map(x: SparseTensor) -> tuple[torch.Tensor, SubdivisionMap]:
