@@ -148,3 +148,7 @@ def test_every_profile_and_container_is_validator_clean(
         "asset_orm.png",
     ]
     assert asset.triangle_count <= 5000
+    # Decimation removed detail, so a tangent-space normal map (and tangents) must be written.
+    doc = glb_json(asset.files[0].data) if container == "glb" else json.loads(asset.files[0].data)
+    assert "normalTexture" in doc["materials"][0]
+    assert "TANGENT" in doc["meshes"][0]["primitives"][0]["attributes"]

@@ -34,6 +34,7 @@ class BakedMaps:
     positions: np.ndarray
     face_id: np.ndarray
     bary: np.ndarray
+    fill: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def nearest_covered(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -101,6 +102,7 @@ def bake_attributes(
         positions=positions,
         face_id=fid.numpy(),
         bary=bary.numpy(),
+        fill=fill,
     )
 
 

@@ -20,7 +20,9 @@ import trellis2
 from trellis2.generation.types import ExportSettings, GeneratedAsset, OutputFile
 from trellis2.postprocess.bake import bake_attributes, choose_alpha_mode
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
+from trellis2.postprocess.closest_point import SurfaceProjector
 from trellis2.postprocess.decimate import simplify
+from trellis2.postprocess.normal_map import bake_normal_map, dense_normal_field
 from trellis2.postprocess.textured_mesh import TexturedMesh
 from trellis2.postprocess.topology import vertex_normals
 from trellis2.postprocess.uv import uv_unwrap
@@ -31,6 +33,9 @@ PBR_ATTR_LAYOUT = {
     "roughness": slice(4, 5),
     "alpha": slice(5, 6),
 }
+
+# Closest-point snapping costs ~1 us per texel on 2 cores; above this it is skipped in auto mode.
+SNAP_MAX_TEXELS = 1_000_000
 
 StepCallback = Callable[[str, int, int], None]
 EXPORT_STEPS = ("clean", "decimate", "uv_unwrap", "bake", "write")
@@ -70,10 +75,17 @@ def process_mesh(
     texture_size: int = 2048,
     uv_method: str = "auto",
     uv_time_limit_s: float = 10.0,
+    normal_map: bool = True,
+    snap_to_dense: bool | None = None,
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
 ) -> TexturedMesh:
-    """Run the export path; inputs as for `to_glb`. Returns a TexturedMesh (Z-up frame)."""
+    """Run the export path; inputs as for `to_glb`. Returns a TexturedMesh (Z-up frame).
+
+    normal_map: bake a tangent-space normal map of the dense mesh (only when decimation removed
+    faces; otherwise it would be flat). snap_to_dense: move texel positions to the closest point
+    of the dense mesh before sampling attributes (None = when decimated and the covered texels
+    are at most SNAP_MAX_TEXELS, which bounds its cost)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     t = time.perf_counter()
@@ -104,6 +116,7 @@ def process_mesh(
     rep.dense_faces = len(f)
     v, f = fill_holes(v, f, 3e-2)
     v, f = unify_face_orientations(v, f)
+    dense_v, dense_f = v, f
     lap("clean")
     step("decimate", 1, len(EXPORT_STEPS))
     if len(f) > 3 * decimation_target:
@@ -119,11 +132,39 @@ def process_mesh(
     normals = vertex_normals(v, f)[uvm.vmap]
     lap("uv_unwrap")
     step("bake", 3, len(EXPORT_STEPS))
+    decimated = len(f) < len(dense_f)
+    snap = None
+    if decimated and (snap_to_dense or snap_to_dense is None):
+        est_texels = 0.7 * texture_size * texture_size
+        if snap_to_dense or est_texels <= SNAP_MAX_TEXELS:
+            projector = SurfaceProjector(dense_v, dense_f)
+
+            def snap(pos: torch.Tensor) -> torch.Tensor:
+                return torch.from_numpy(projector.project(pos.numpy())[0])
+
     maps = bake_attributes(
-        uvm.vertices, uvm.faces, uvm.uvs, texture_size, c, feats, layout, box[0], vs
+        uvm.vertices, uvm.faces, uvm.uvs, texture_size, c, feats, layout, box[0], vs, snap=snap
     )
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
     lap("bake")
+    nmap = None
+    if normal_map and decimated:
+        step("normal_map", 3, len(EXPORT_STEPS))
+        field = dense_normal_field(dense_v, dense_f, box[0], vs)
+        nmap = bake_normal_map(
+            field,
+            box[0],
+            vs,
+            uvm.vertices,
+            normals,
+            uvm.uvs,
+            uvm.faces,
+            maps.face_id,
+            maps.bary,
+            maps.positions,
+            maps.fill,
+        )
+        lap("normal_map")
     return TexturedMesh(
         vertices=uvm.vertices,
         faces=uvm.faces,
@@ -133,7 +174,7 @@ def process_mesh(
         metallic=maps.metallic,
         roughness=maps.roughness,
         alpha=maps.alpha,
-        normal_map=None,
+        normal_map=nmap,
         alpha_mode=alpha_mode,
         double_sided=False,
     )
@@ -217,6 +258,7 @@ def export_asset(
         grid_size=grid_size,
         decimation_target=settings.decimation_target,
         texture_size=settings.texture_size,
+        normal_map=settings.normal_map,
         on_step=on_step,
         report=rep,
     )

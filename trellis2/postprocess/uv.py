@@ -28,7 +28,7 @@ from trellis2.postprocess.topology import face_normals, manifold_face_pairs
 _LOGGER = logging.getLogger(__name__)
 
 # xatlas is tried only below this face count in "auto" mode (above it, it cannot finish in time).
-XATLAS_AUTO_MAX_FACES = 20_000
+XATLAS_AUTO_MAX_FACES = 5_000
 _AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
 
 
