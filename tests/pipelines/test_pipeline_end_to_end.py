@@ -29,7 +29,7 @@ SAMPLER_OVERRIDES = {
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_trellis2"))
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_trellis2"), ss_target_voxels=16)
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +87,24 @@ def test_every_pipeline_type_produces_a_mesh_with_pbr_voxels(
     assert mesh.random_weights is False
 
 
-def test_same_seed_gives_the_same_latents_and_the_noise_comes_from_the_cpu_generator(
+def test_run_equals_the_stages_in_reference_noise_order_on_the_cpu_generator(
     pipe: Trellis2ImageTo3DPipeline, rgba_image: Image.Image
 ) -> None:
-    kw = dict(pipeline_type="512", return_latent=True, **SAMPLER_OVERRIDES)
-    _, (s1, t1, _) = pipe.run(rgba_image, seed=7, **kw)
-    _, (s2, t2, _) = pipe.run(rgba_image, seed=7, **kw)
-    assert torch.equal(s1.feats, s2.feats) and torch.equal(t1.feats, t2.feats)
-    # The SS noise is the first CPU draw after seeding: a direct call reproduces it.
+    _, (shape_run, tex_run, _) = pipe.run(
+        rgba_image, seed=7, pipeline_type="512", return_latent=True, **SAMPLER_OVERRIDES
+    )
+    # Seed after preprocessing, then SS noise -> shape noise -> texture noise, all CPU draws.
+    image = pipe.preprocess_image(rgba_image)
     torch.manual_seed(7)
-    cond = pipe.get_cond([pipe.preprocess_image(rgba_image)], 512)
+    cond = pipe.get_cond([image], 512)
     coords = pipe.sample_sparse_structure(cond, 32, 1, FEW_STEPS)
-    assert torch.equal(coords, s1.coords)
+    shape = pipe.sample_shape_slat(
+        cond, pipe.models["shape_slat_flow_model_512"], coords, FEW_STEPS
+    )
+    tex = pipe.sample_tex_slat(cond, pipe.models["tex_slat_flow_model_512"], shape, FEW_STEPS)
+    assert torch.equal(shape.coords, shape_run.coords)
+    assert torch.equal(shape.feats, shape_run.feats)
+    assert torch.equal(tex.feats, tex_run.feats)
 
 
 def test_token_cap_lowers_1536_in_steps_of_128_but_always_accepts_1024(
