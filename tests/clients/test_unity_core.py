@@ -65,6 +65,7 @@ def test_pure_logic_nunit_tests_pass(unity_build: tuple[Path, Path, str], tmp_pa
     assert len(result.passed) >= 40, result.output
 
 
+@pytest.mark.slow
 def test_end_to_end_nunit_tests_pass_against_a_real_preview_server(
     unity_build: tuple[Path, Path, str],
     preview_http_server: UnityTestServer,

@@ -28,7 +28,7 @@ namespace Trellis2.Editor
             MaxRetryDelay = TimeSpan.FromSeconds(15);
         }
 
-        /// <summary>Reconnect attempts without progress before giving up.</summary>
+        /// <summary>Failed attempts in a row, with no new event in between, before giving up.</summary>
         public int MaxConsecutiveFailures { get; set; }
 
         public TimeSpan FirstRetryDelay { get; set; }
@@ -59,6 +59,8 @@ namespace Trellis2.Editor
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                var seqBefore = record.LastSeq;
+                Trellis2Exception failure;
                 try
                 {
                     if (await FollowOnceAsync(record, cancellationToken).ConfigureAwait(false))
@@ -74,19 +76,27 @@ namespace Trellis2.Editor
                         Save(record);
                         return record;
                     }
-                    failures = 0;
+                    failure = new Trellis2Exception(Trellis2ErrorCode.ServerUnavailable,
+                        "the event stream ended before the job finished");
                 }
                 catch (Trellis2Exception e) when (e.IsTransient)
                 {
-                    failures++;
-                    if (failures >= MaxConsecutiveFailures)
-                        throw;
-                    var handler = Reconnecting;
-                    if (handler != null)
-                        handler(record, e);
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+                    failure = e;
                 }
+                if (record.LastSeq > seqBefore)
+                {
+                    // Events arrived before the failure: the connection works, start over.
+                    failures = 0;
+                    delay = FirstRetryDelay;
+                }
+                failures++;
+                if (failures >= MaxConsecutiveFailures)
+                    throw failure;
+                var handler = Reconnecting;
+                if (handler != null)
+                    handler(record, failure);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             }
         }
 
