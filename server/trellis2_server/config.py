@@ -43,6 +43,10 @@ class ServerConfig:
     weights_dir: Path | None = None
     """Folder holding the TRELLIS.2 checkpoints (needed by the trellis2 backend)."""
 
+    random_weights: bool = False
+    """trellis2 backend only: full-size networks with random weights, for benchmarks (the
+    outputs are noise, and ServerInfo and every asset say so)."""
+
     workers: int = 0
     """Worker processes; 0 = one per GPU, or 1 on a machine without GPUs."""
 
@@ -189,6 +193,12 @@ def _parse(name: str, type_name: Any, raw: Any) -> Any:
         return int(raw.replace("_", ""))
     if text == "float":
         return float(raw)
+    if text == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
     return raw
 
 

@@ -86,7 +86,7 @@ async def _expect(call, code: grpc.StatusCode, words: str) -> None:  # type: ign
         await call
     assert err.value.code() == code, err.value.details()
     assert words.lower() in (err.value.details() or "").lower()
-    assert time.monotonic() - t0 < 2.0, "bad input must be refused quickly"
+    assert time.monotonic() - t0 < 3.0, "bad input must be refused quickly"
 
 
 @pytest.mark.parametrize("case", sorted(BAD_IMAGES))

@@ -49,7 +49,12 @@ class JobRunner:
             count=count,
             devices=devices,
             backend_name=backend_name,
-            weights_dir=config.weights_dir,
+            backend_options={
+                "weights": str(config.weights_dir) if config.weights_dir else None,
+                "random_weights": config.random_weights,
+            }
+            if backend_name == "trellis2"
+            else {},
             artifacts_dir=config.artifacts_dir,
             threads=threads,
             on_message=self._on_message,

@@ -53,6 +53,8 @@ def resolve_backend(config: ServerConfig) -> tuple[str, str]:
     has_weights = weights is not None and weights.is_dir() and any(weights.iterdir())
     if gpus and has_weights:
         return "trellis2", f"{gpus} GPU(s) and weights at {weights}"
+    if gpus and config.random_weights:
+        return "trellis2", f"{gpus} GPU(s) and --random-weights (benchmark only: outputs are noise)"
     missing = []
     if not gpus:
         missing.append("no CUDA GPU found")

@@ -67,14 +67,14 @@ class WorkerPool:
         count: int,
         devices: list[str],
         backend_name: str,
-        weights_dir: Path | None,
+        backend_options: dict[str, Any],
         artifacts_dir: Path,
         threads: int,
         on_message: OnMessage,
     ):
         self.workers = [Worker(i, f"worker-{i}", devices[i % len(devices)]) for i in range(count)]
         self._backend_name = backend_name
-        self._weights_dir = weights_dir
+        self._backend_options = backend_options
         self._artifacts_dir = artifacts_dir
         self._threads = threads
         self._on_message = on_message
@@ -101,7 +101,7 @@ class WorkerPool:
                 w.cancel_token,
                 w.name,
                 self._backend_name,
-                str(self._weights_dir) if self._weights_dir else None,
+                self._backend_options,
                 str(self._artifacts_dir),
                 w.device,
                 self._threads,

@@ -41,7 +41,7 @@ def worker_main(
     cancel_token: Any,
     name: str,
     backend_name: str,
-    weights_dir: str | None,
+    backend_options: dict[str, Any],
     artifacts_dir: str,
     device: str,
     threads: int,
@@ -62,7 +62,7 @@ def worker_main(
     from trellis2_server.artifacts.store import ArtifactStore
 
     try:
-        backend = _load_backend(backend_name, weights_dir, device)
+        backend = _load_backend(backend_name, backend_options, device)
         description = _describe(backend, device)
     except BaseException as exc:
         _LOGGER.exception("backend %s failed to load", backend_name)
@@ -84,14 +84,15 @@ def worker_main(
                 return  # the gateway went away while we reported
 
 
-# Backend name → "module:class" built in the worker. Only the trellis2 backend takes arguments.
+# Backend name → "module:class" built in the worker. Only the trellis2 backend takes arguments
+# (weights, random_weights; the device is the worker's).
 BACKEND_FACTORIES = {
     "preview": "trellis2.preview:PreviewBackend",
     "trellis2": "trellis2.generation.trellis2_backend:Trellis2Backend",
 }
 
 
-def _load_backend(backend_name: str, weights_dir: str | None, device: str) -> Any:
+def _load_backend(backend_name: str, options: dict[str, Any], device: str) -> Any:
     """`backend_name` is a key of BACKEND_FACTORIES or a "module:class" path (tests)."""
     import importlib
 
@@ -101,7 +102,7 @@ def _load_backend(backend_name: str, weights_dir: str | None, device: str) -> An
         raise ValueError(f"unknown backend {backend_name!r}; use preview or trellis2")
     cls = getattr(importlib.import_module(module_name), attr)
     if backend_name == "trellis2":
-        return cls(weights=weights_dir, device=device)
+        return cls(device=device, **options)
     return cls()
 
 
