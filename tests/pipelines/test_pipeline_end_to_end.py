@@ -214,3 +214,18 @@ def test_random_weights_pipeline_flags_every_result_and_logs_it(
     tex = pipe.sample_tex_slat(cond, pipe.models["tex_slat_flow_model_512"], shape, FEW_STEPS)
     out = pipe.decode_latent(shape, tex, 512)
     assert all(m.random_weights for m in out)
+
+
+def test_gated_hub_repo_error_says_a_token_is_needed_and_how_to_set_it(monkeypatch) -> None:
+    import httpx
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError
+
+    def gated_hub_stand_in_for_test(repo_id: str, filename: str, **_: object) -> str:
+        # The real hub cannot be reached from CI; this raises what it raises for gated repos.
+        request = httpx.Request("GET", f"https://huggingface.co/{repo_id}/resolve/main/{filename}")
+        raise GatedRepoError("gated", response=httpx.Response(401, request=request))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", gated_hub_stand_in_for_test)
+    with pytest.raises(HubAccessError, match=r"gated(.|\n)*HF_TOKEN(.|\n)*huggingface-cli login"):
+        from_pretrained("example-org/gated-trellis2")
