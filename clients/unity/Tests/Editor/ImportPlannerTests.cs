@@ -198,6 +198,16 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void Packed_texture_role_comes_from_the_file_name_suffix()
+        {
+            Assert.AreEqual(TextureRole.MetallicSmoothness, ImportPlanner.RoleFromFileName("asset_metallic_smoothness.png"));
+            Assert.AreEqual(TextureRole.MaskMap, ImportPlanner.RoleFromFileName("metallic_smoothness_demo_mask_map.png"));
+            Assert.AreEqual(TextureRole.Orm, ImportPlanner.RoleFromFileName("chair_orm.png"));
+            Assert.AreEqual(TextureRole.Other, ImportPlanner.RoleFromFileName("stormy_normal.png"));
+            Assert.AreEqual(TextureRole.Other, ImportPlanner.RoleFromFileName(null));
+        }
+
+        [Test]
         public void A_single_extra_texture_with_an_unknown_name_is_the_one_requested()
         {
             var plan = PlanWith(RenderPipelineKind.HighDefinition, "packed.png", "OPAQUE");

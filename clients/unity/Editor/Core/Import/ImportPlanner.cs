@@ -146,15 +146,20 @@ namespace Trellis2.Editor
             }
         }
 
-        /// <summary>Recognises the server's packed-texture file names ("*metallic_smoothness*"...).</summary>
+        /// <summary>
+        /// Recognises the server's packed-texture file names, "&lt;asset&gt;_&lt;kind&gt;.png" with kind
+        /// metallic_smoothness, mask_map or orm. The suffix decides, so an asset name that
+        /// happens to contain one of the words cannot mislead it.
+        /// </summary>
         public static TextureRole RoleFromFileName(string fileName)
         {
-            var name = (fileName ?? "").ToLowerInvariant().Replace("-", "_");
-            if (name.Contains("metallic_smoothness") || name.Contains("metallicsmoothness"))
+            var name = System.IO.Path.GetFileNameWithoutExtension(fileName ?? "").ToLowerInvariant()
+                .Replace("-", "_");
+            if (name.EndsWith("metallic_smoothness", StringComparison.Ordinal))
                 return TextureRole.MetallicSmoothness;
-            if (name.Contains("mask_map") || name.Contains("maskmap"))
+            if (name.EndsWith("mask_map", StringComparison.Ordinal))
                 return TextureRole.MaskMap;
-            if (name.Contains("orm"))
+            if (name == "orm" || name.EndsWith("_orm", StringComparison.Ordinal))
                 return TextureRole.Orm;
             return TextureRole.Other;
         }
