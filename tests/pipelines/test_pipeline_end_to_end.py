@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from trellis2.generation.trellis2_backend import Trellis2Backend
-from trellis2.generation.types import ExportSettings, GenerationParams
+from trellis2.generation.types import ExportSettings, GenerationCanceled, GenerationParams
 from trellis2.pipelines import Trellis2ImageTo3DPipeline, from_pretrained
 from trellis2.pipelines.loading import HubAccessError
 from trellis2.pipelines.tiny import TINY_DINOV3_CONFIG, TINY_MODEL_CONFIGS, write_tiny_checkpoint
@@ -159,6 +159,33 @@ def test_backend_streams_progress_and_previews_and_exports_a_valid_glb(
     glb.write_bytes(asset.files[0].data)
     for path in [glb, *tmp_path.glob("preview_*.glb")]:
         assert problems(validate(path)) == [], path.name
+
+
+def test_backend_lets_cancel_escape_at_a_step_boundary_and_parks_nothing(
+    pipe: Trellis2ImageTo3DPipeline, rgba_image: Image.Image
+) -> None:
+    class CancelAtShape:
+        def __init__(self) -> None:
+            self.stages: list[str] = []
+
+        def progress(self, stage: str, step: int, total: int, fraction: float) -> None:
+            self.stages.append(stage)
+            if stage.startswith("shape_slat"):
+                raise GenerationCanceled()
+
+        def preview(self, kind: str, glb: bytes, thumbnail_png: bytes | None) -> None:
+            pass
+
+    reporter = CancelAtShape()
+    params = GenerationParams(
+        pipeline_type="512",
+        sparse_structure_sampler=FEW_STEPS,
+        shape_slat_sampler=FEW_STEPS,
+        tex_slat_sampler=FEW_STEPS,
+    )
+    with pytest.raises(GenerationCanceled):
+        Trellis2Backend(pipeline=pipe, weights="tiny").generate(rgba_image, params, reporter)
+    assert reporter.stages[-1] == "shape_slat" and "tex_slat" not in reporter.stages
 
 
 def _copy(src: Path, dst: Path) -> Path:
