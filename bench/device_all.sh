@@ -6,6 +6,9 @@
 #
 #   bench/device_all.sh                 # all steps
 #   STEPS="tests kernels" QUICK=1 bench/device_all.sh
+#   PIPELINE_ARGS="--pipeline-type 512" LIMIT_PIPELINE=200 STEPS=pipeline bench/device_all.sh
+# Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_PIPELINE, LIMIT_NETWORKS; extra
+# arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
 #
 # The device image has torch + triton but none of our other dependencies and no network:
 # wheels found in .whl/ (spconv-triton) are installed offline into /tmp/site; a Triton cache
@@ -29,8 +32,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 # Parity fixtures for the models' GPU tests: a copy of ../shared/fixtures in .shared/ (carried).
 [ -d .shared/fixtures ] && export TRELLIS2_SHARED="$PWD/.shared"
-if [ -f .tcache/triton-cache.tgz ]; then
-    mkdir -p /tmp/triton-cache && tar xzf .tcache/triton-cache.tgz -C /tmp/triton-cache
+if compgen -G ".tcache/triton-cache.tgz*" >/dev/null; then  # one file or split parts
+    mkdir -p /tmp/triton-cache && cat .tcache/triton-cache.tgz* | tar xzf - -C /tmp/triton-cache
 fi
 
 {
@@ -55,12 +58,19 @@ QUICK_ARG=""
 [ "${QUICK:-0}" = 1 ] && QUICK_ARG="--quick"
 
 # shellcheck disable=SC2086  # TEST_PATHS is a list
-step tests 100 $PY -m pytest -m gpu $TEST_PATHS -q \
+step tests "${LIMIT_TESTS:-100}" $PY -m pytest -m gpu $TEST_PATHS -q \
     -p no:cacheprovider -o addopts="" -o asyncio_mode=strict -W ignore::pytest.PytestConfigWarning \
     --continue-on-collection-errors --durations=8
-step kernels 190 $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json"
-[ -f bench/pipeline_random.py ] && step pipeline 110 $PY bench/pipeline_random.py
-[ -f bench/networks_gpu.py ] && step networks 110 $PY bench/networks_gpu.py --repeats 2
+# shellcheck disable=SC2086  # the *_ARGS variables are word lists
+step kernels "${LIMIT_KERNELS:-190}" $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json" \
+    ${KERNELS_ARGS:-}
+# shellcheck disable=SC2086
+[ -f bench/pipeline_random.py ] && step pipeline "${LIMIT_PIPELINE:-110}" $PY bench/pipeline_random.py \
+    ${PIPELINE_ARGS:-}
+# shellcheck disable=SC2086
+[ -f bench/networks_gpu.py ] && step networks "${LIMIT_NETWORKS:-110}" $PY bench/networks_gpu.py \
+    ${NETWORKS_ARGS:---repeats 2}
 
-tar czf "$OUT/triton-cache.tgz" -C /tmp/triton-cache . 2>/dev/null
+# The device tool returns files of at most 16 MiB: split the cache; carry the parts in .tcache/.
+tar czf - -C /tmp/triton-cache . 2>/dev/null | split -b 15M -d - "$OUT/triton-cache.tgz.part"
 echo "=== total $(( $(date +%s) - T0 ))s"
