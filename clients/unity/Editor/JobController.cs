@@ -269,11 +269,16 @@ namespace Trellis2.Editor
             var projectRoot = Path.GetDirectoryName(Application.dataPath);
             var progressId = active.ProgressId;
             Progress.Report(progressId, 0f, "Downloading " + plan.Files.Count + " files");
-            await ArtifactDownloader.DownloadAllAsync(client, plan, projectRoot, (done, total) =>
+            // Staged under Library/ so the AssetDatabase never imports a partial file; resumes
+            // from there after a reload or restart.
+            var staging = Path.Combine(projectRoot, "Library", "Trellis2Downloads", record.JobId);
+            await ArtifactDownloader.DownloadAllAsync(client, plan, projectRoot, staging, (done, total) =>
                 MainThread.Post(() => Progress.Report(progressId, total > 0 ? (float)done / total : 0f,
                     "Downloading " + (done / 1024) + " / " + (total / 1024) + " KiB")),
                 active.Cancellation.Token);
             // Back on the main thread (the editor's synchronization context resumes us here).
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, true);
             Progress.Report(progressId, 1f, "Importing");
             var info = GltfMaterialInfo.FromFile(Path.Combine(projectRoot, plan.ModelPath));
             ImportPlanner.PlanMaterial(plan, info);

@@ -146,9 +146,12 @@ namespace Trellis2.Editor.Tests
                 Assert.AreEqual(JobState.Succeeded, record.State);
                 var plan = ImportPlanner.PlanFiles(record);
                 long lastDone = -1, total = 0;
-                AsyncTest.Run(() => ArtifactDownloader.DownloadAllAsync(client, plan, m_Dir,
+                var staging = Path.Combine(m_Dir, "Library", "Trellis2Downloads");
+                AsyncTest.Run(() => ArtifactDownloader.DownloadAllAsync(client, plan, m_Dir, staging,
                     (done, all) => { lastDone = done; total = all; }, k_None));
                 Assert.AreEqual(total, lastDone, "progress reaches the total");
+                Assert.AreEqual(0, Directory.GetFiles(staging, "*", SearchOption.AllDirectories).Length,
+                    "every staged file was moved into the project");
                 foreach (var file in plan.Files)
                 {
                     var path = Path.Combine(m_Dir, file.AssetPath);

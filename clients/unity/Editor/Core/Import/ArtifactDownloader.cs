@@ -7,15 +7,26 @@ using System.Threading.Tasks;
 namespace Trellis2.Editor
 {
     /// <summary>
-    /// Downloads every file of an <see cref="ImportPlan"/> into the project (resuming partial
-    /// files, verifying each digest) and reports overall progress in bytes.
+    /// Downloads every file of an <see cref="ImportPlan"/> (resuming partial files, verifying
+    /// each digest) and reports overall progress in bytes. With a staging folder (the editor uses
+    /// Library/Trellis2Downloads) files are downloaded outside Assets/ and moved in only when all
+    /// of them are complete and verified, so the AssetDatabase never sees a partial file.
     /// </summary>
     public static class ArtifactDownloader
     {
+        /// <summary>Downloads straight into the project (no staging).</summary>
+        public static Task DownloadAllAsync(
+            Trellis2Client client, ImportPlan plan, string projectRoot,
+            Action<long, long> progress, CancellationToken cancellationToken)
+        {
+            return DownloadAllAsync(client, plan, projectRoot, null, progress, cancellationToken);
+        }
+
         /// <param name="projectRoot">Folder that holds "Assets/" (the Unity project root).</param>
+        /// <param name="stagingRoot">Where downloads land first; null downloads in place.</param>
         /// <param name="progress">Receives (bytes done, bytes total); may be null.</param>
         public static async Task DownloadAllAsync(
-            Trellis2Client client, ImportPlan plan, string projectRoot,
+            Trellis2Client client, ImportPlan plan, string projectRoot, string stagingRoot,
             Action<long, long> progress, CancellationToken cancellationToken)
         {
             long total = 0;
@@ -26,23 +37,50 @@ namespace Trellis2.Editor
             {
                 var target = Path.Combine(projectRoot, file.AssetPath);
                 var baseline = done;
-                if (File.Exists(target) && new FileInfo(target).Length == file.Artifact.SizeBytes
-                    && Sha256.OfFile(target) == file.Artifact.Digest)
+                if (IsComplete(target, file.Artifact))
                 {
-                    done += file.Artifact.SizeBytes; // Already there from an earlier attempt.
+                    done += file.Artifact.SizeBytes; // Already there from an earlier import.
                     if (progress != null)
                         progress(done, total);
                     continue;
                 }
-                IProgress<long> fileProgress = null;
-                if (progress != null)
-                    fileProgress = new CallbackProgress(bytes => progress(baseline + bytes, total));
-                await client.DownloadArtifactAsync(file.Artifact, target, fileProgress,
-                    cancellationToken).ConfigureAwait(false);
+                var destination = stagingRoot == null ? target : Path.Combine(stagingRoot, file.AssetPath);
+                if (!IsComplete(destination, file.Artifact))
+                {
+                    IProgress<long> fileProgress = null;
+                    if (progress != null)
+                        fileProgress = new CallbackProgress(bytes => progress(baseline + bytes, total));
+                    await client.DownloadArtifactAsync(file.Artifact, destination, fileProgress,
+                        cancellationToken).ConfigureAwait(false);
+                }
                 done = baseline + file.Artifact.SizeBytes;
                 if (progress != null)
                     progress(done, total);
             }
+            if (stagingRoot != null)
+                Publish(plan, projectRoot, stagingRoot);
+        }
+
+        /// <summary>Moves every staged, verified file to its place in the project.</summary>
+        static void Publish(ImportPlan plan, string projectRoot, string stagingRoot)
+        {
+            foreach (var file in plan.Files)
+            {
+                var staged = Path.Combine(stagingRoot, file.AssetPath);
+                if (!File.Exists(staged))
+                    continue; // It was already in place.
+                var target = Path.Combine(projectRoot, file.AssetPath);
+                Directory.CreateDirectory(Path.GetDirectoryName(target));
+                if (File.Exists(target))
+                    File.Delete(target);
+                File.Move(staged, target);
+            }
+        }
+
+        static bool IsComplete(string path, Artifact artifact)
+        {
+            return File.Exists(path) && new FileInfo(path).Length == artifact.SizeBytes
+                && string.Equals(Sha256.OfFile(path), artifact.Digest, StringComparison.OrdinalIgnoreCase);
         }
 
         // Progress<T> posts to the captured context; this calls straight through instead.
