@@ -108,6 +108,8 @@ namespace Trellis2.Editor
             if (record == null || record.State != JobState.Succeeded || IsActive(jobId))
                 return;
             record.Imported = false;
+            record.ErrorCode = Trellis2ErrorCode.Unknown;
+            record.ErrorMessage = null;
             SaveStore();
             Follow(record);
         }
@@ -345,7 +347,13 @@ namespace Trellis2.Editor
             lock (s_Store)
                 pending = s_Store.Pending();
             foreach (var record in pending)
+            {
+                // A finished job whose import failed waits for Re-import instead of failing
+                // again after every script change.
+                if (record.State == JobState.Succeeded && record.ErrorCode != Trellis2ErrorCode.Unknown)
+                    continue;
                 Follow(record);
+            }
         }
 
         static void StopWatching()
