@@ -129,3 +129,12 @@ def test_build_random_dtype_overrides_the_trunk_precision(dtype, block_dtype):
     dec_args = {"out_channels": 2, "latent_channels": 4, "num_res_blocks": 1}
     dec = build_random("SparseStructureDecoder", {**dec_args, "channels": [8, 8]}, dtype=dtype)
     assert dec.blocks[0].conv1.weight.dtype == block_dtype
+
+
+def test_unknown_constructor_arg_names_the_json_file(tmp_path, good_state):
+    path = _write(tmp_path, good_state)
+    cfg = json.loads((tmp_path / "m.json").read_text())
+    cfg["args"]["wobble"] = 1
+    (tmp_path / "m.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"m\.json: cannot build SLatFlowModel.*wobble"):
+        from_pretrained(path)

@@ -141,7 +141,10 @@ def from_pretrained(
     except (KeyError, TypeError):
         raise CheckpointError(f"{json_path} must be {{'name': <class>, 'args': {{...}}}}") from None
     args.update(override_args)
-    model = build_meta(name, args)
+    try:
+        model = build_meta(name, args)
+    except TypeError as exc:  # an arg this implementation does not know
+        raise CheckpointError(f"{json_path}: cannot build {name} from its args: {exc}") from exc
     load_state_dict_checked(model, read_safetensors(st_path, device), str(st_path))
     return model.eval()
 
