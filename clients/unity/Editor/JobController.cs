@@ -350,7 +350,8 @@ namespace Trellis2.Editor
             {
                 // A finished job whose import failed waits for Re-import instead of failing
                 // again after every script change.
-                if (record.State == JobState.Succeeded && record.ErrorCode != Trellis2ErrorCode.Unknown)
+                if (record.State == JobState.Succeeded && (record.ErrorCode == Trellis2ErrorCode.ImportFailed
+                    || record.ErrorCode == Trellis2ErrorCode.ProtocolError))
                     continue;
                 Follow(record);
             }
