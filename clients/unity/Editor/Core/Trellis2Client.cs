@@ -47,6 +47,7 @@ namespace Trellis2.Editor
             // Per-call limits are applied with tokens; streams may legitimately last long.
             m_Http.Timeout = Timeout.InfiniteTimeSpan;
             UnaryTimeout = TimeSpan.FromSeconds(30);
+            UploadTimeout = TimeSpan.FromMinutes(3);
             StreamIdleTimeout = TimeSpan.FromSeconds(60);
         }
 
@@ -62,6 +63,9 @@ namespace Trellis2.Editor
         /// <summary>Deadline of one unary call (sent as Connect-Timeout-Ms as well).</summary>
         public TimeSpan UnaryTimeout { get; set; }
 
+        /// <summary>Deadline of CreateJob, which uploads the image (up to the server's size limit).</summary>
+        public TimeSpan UploadTimeout { get; set; }
+
         /// <summary>Silence after which an event stream counts as dropped (heartbeats are ~10 s).</summary>
         public TimeSpan StreamIdleTimeout { get; set; }
 
@@ -73,7 +77,7 @@ namespace Trellis2.Editor
         /// <summary>Queues a job; the image travels base64 in the JSON body.</summary>
         public Task<Job> CreateJobAsync(CreateJobRequest request, CancellationToken cancellationToken)
         {
-            return UnaryAsync<Job>("CreateJob", request, cancellationToken);
+            return UnaryAsync<Job>("CreateJob", request, UploadTimeout, cancellationToken);
         }
 
         public Task<Job> GetJobAsync(string name, CancellationToken cancellationToken)
@@ -241,18 +245,24 @@ namespace Trellis2.Editor
             }
         }
 
-        async Task<TResponse> UnaryAsync<TResponse>(
+        Task<TResponse> UnaryAsync<TResponse>(
             string method, object message, CancellationToken cancellationToken)
+        {
+            return UnaryAsync<TResponse>(method, message, UnaryTimeout, cancellationToken);
+        }
+
+        async Task<TResponse> UnaryAsync<TResponse>(
+            string method, object message, TimeSpan timeout, CancellationToken cancellationToken)
         {
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             using (var request = new HttpRequestMessage(HttpMethod.Post, m_BaseUrl + k_ServicePath + method))
             {
-                deadline.CancelAfter(UnaryTimeout);
+                deadline.CancelAfter(timeout);
                 request.Content = new StringContent(ProtoJson.Serialize(message), Encoding.UTF8, k_JsonType);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue(k_JsonType);
                 request.Headers.TryAddWithoutValidation("Connect-Protocol-Version", "1");
                 request.Headers.TryAddWithoutValidation("Connect-Timeout-Ms",
-                    ((long)UnaryTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
+                    ((long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
                 AddAuth(request);
                 try
                 {
@@ -276,7 +286,7 @@ namespace Trellis2.Editor
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                     throw new Trellis2Exception(Trellis2ErrorCode.Timeout,
-                        method + " got no answer within " + UnaryTimeout.TotalSeconds + " s");
+                        method + " got no answer within " + timeout.TotalSeconds + " s");
                 }
                 catch (Exception e) when (IsTransportFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
