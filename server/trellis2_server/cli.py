@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -20,16 +21,17 @@ from trellis2_server.config import ServerConfig
 from trellis2_server.core.errors import Trellis2Error
 from trellis2_server.progress import ProgressBoard
 
-PIPELINES = {
+# Enum values are plain ints here (proto enums accept them).
+PIPELINES: dict[str, Any] = {
     "512": pb.PIPELINE_TYPE_512,
     "1024": pb.PIPELINE_TYPE_1024,
     "1024_cascade": pb.PIPELINE_TYPE_1024_CASCADE,
     "1536_cascade": pb.PIPELINE_TYPE_1536_CASCADE,
 }
 RESOLUTIONS = {"512": "512", "1024": "1024_cascade", "1536": "1536_cascade"}
-TEXTURE_FORMATS = {"png": 1, "jpeg": 2, "webp": 3}
-PROFILES = {"generic": 1, "unity": 2, "godot": 3}
-CONTAINERS = {"glb": 1, "gltf": 2}
+TEXTURE_FORMATS: dict[str, Any] = {"png": 1, "jpeg": 2, "webp": 3}
+PROFILES: dict[str, Any] = {"generic": 1, "unity": 2, "godot": 3}
+CONTAINERS: dict[str, Any] = {"glb": 1, "gltf": 2}
 STATES = {n.removeprefix("JOB_STATE_").lower(): v for n, v in pb.JobState.items() if v}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 

@@ -30,7 +30,8 @@ class Client:
         await self.channel.close()
 
     async def create_job(self, req: pb.CreateJobRequest) -> pb.Job:
-        return await self.stub.CreateJob(req, metadata=self.metadata, timeout=120)
+        job: pb.Job = await self.stub.CreateJob(req, metadata=self.metadata, timeout=120)
+        return job
 
     async def watch(
         self, name: str, after_seq: int = 0, retries: int = 30

@@ -58,7 +58,7 @@ async def create_server(config: ServerConfig, service: AssetService) -> tuple[gr
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     service.on_ready(serving)
-    server.health_servicer = health_servicer  # type: ignore[attr-defined]
+    server.health_servicer = health_servicer
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
@@ -81,7 +81,7 @@ class RunningServer:
         """Graceful stop: NOT_SERVING, refuse new jobs, finish or requeue running work within
         the grace period, then close the listeners and the store."""
         grace = self.config.grace_period if grace is None else grace
-        await self.grpc_server.health_servicer.enter_graceful_shutdown()  # type: ignore[attr-defined]
+        await self.grpc_server.health_servicer.enter_graceful_shutdown()
         await self.service.stop(grace)
         if self.http_stop is not None:
             await self.http_stop()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -13,7 +14,7 @@ from trellis2_server.api.errors import abort
 from trellis2_server.core.auth import Caller, bearer_token
 from trellis2_server.core.service import AssetService
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class AssetGenerationServicer(pb_grpc.AssetGenerationServiceServicer):

@@ -96,7 +96,7 @@ def cache_key(spec: pb.JobSpec, model_revision: str) -> str:
     return h.hexdigest()
 
 
-def _artifact(d: dict[str, Any], kind: int) -> pb.Artifact:
+def _artifact(d: dict[str, Any], kind: Any) -> pb.Artifact:
     return pb.Artifact(
         digest=d["digest"],
         size_bytes=d["size"],

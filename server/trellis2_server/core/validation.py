@@ -13,7 +13,9 @@ import io
 import re
 import secrets
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -118,7 +120,7 @@ def _check_size(width: int, height: int, config: ServerConfig) -> None:
 
 def _check_sampler(name: str, s: pb.SamplerParams) -> None:
     for field, low, high in _SAMPLER_RANGES:
-        if s.HasField(field):
+        if s.HasField(field):  # type: ignore[arg-type]
             value = getattr(s, field)
             if not low <= value <= high:  # NaN fails here too
                 raise InvalidArgument(
@@ -143,7 +145,8 @@ def sanitize_display_name(name: str) -> str:
     return cleaned or "asset"
 
 
-def _enum(value: int, names: dict[int, str], field: str, default: int) -> int:
+def _enum(value: int, names: Mapping[Any, str], field: str, default: int) -> Any:
+    """A defined enum value (proto enums are ints), `default` for 0, else InvalidArgument."""
     if value == 0:
         return default
     if value not in names:

@@ -144,7 +144,15 @@ class JobStore:
         return int(ahead) + 1
 
     def _row(self, db: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
-        return db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        row: sqlite3.Row | None = db.execute(
+            "SELECT * FROM jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return row
+
+    def _existing_row(self, db: sqlite3.Connection, job_id: str) -> sqlite3.Row:
+        row = self._row(db, job_id)
+        assert row is not None, job_id
+        return row
 
     def _job(self, db: sqlite3.Connection, row: sqlite3.Row) -> pb.Job:
         spec = pb.JobSpec.FromString(row["spec"])
@@ -198,7 +206,7 @@ class JobStore:
                 )
             self._insert(db, job_id, team, request_id, spec, QUEUED)
             ev = self._append(db, job_id, queued=pb.JobQueued(position=self._position(db, job_id)))
-            return self._job(db, self._row(db, job_id)), [ev], True
+            return self._job(db, self._existing_row(db, job_id)), [ev], True
 
         return self._tx(tx)
 
@@ -222,7 +230,7 @@ class JobStore:
                 (now, now, result.SerializeToString(), job_id),
             )
             ev = self._append(db, job_id, completed=result)
-            return self._job(db, self._row(db, job_id)), [ev], True
+            return self._job(db, self._existing_row(db, job_id)), [ev], True
 
         return self._tx(tx)
 

@@ -190,7 +190,7 @@ def _run_job(
 
     job_id = job["job_id"]
     try:
-        image = Image.open(store.path(job["image_digest"]))
+        image: Image.Image = Image.open(store.path(job["image_digest"]))
         image.load()
         if image.mode not in ("RGB", "RGBA"):
             has_alpha = "A" in image.getbands() or "transparency" in image.info
