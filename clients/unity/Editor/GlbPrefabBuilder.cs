@@ -33,15 +33,18 @@ namespace Trellis2.Editor
                 throw new Trellis2Exception(Trellis2ErrorCode.ImportFailed,
                     "glTFast produced no model for " + plan.ModelPath + "; see its import messages in the Inspector");
 
-            var material = LitMaterialFactory.Create(plan);
+            var material = plan.Material != null ? LitMaterialFactory.Create(plan) : null;
             var root = new GameObject(plan.AssetName);
             try
             {
                 var instance = Object.Instantiate(model, root.transform);
                 instance.name = model.name;
                 var renderers = instance.GetComponentsInChildren<Renderer>(true);
-                foreach (var renderer in renderers)
-                    renderer.sharedMaterials = Enumerable.Repeat(material, renderer.sharedMaterials.Length).ToArray();
+                if (material != null)
+                {
+                    foreach (var renderer in renderers)
+                        renderer.sharedMaterials = Enumerable.Repeat(material, renderer.sharedMaterials.Length).ToArray();
+                }
                 PlaceOnGround(root, instance, renderers);
                 if (plan.AddMeshCollider)
                     AddColliders(instance);

@@ -278,6 +278,32 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void Glb_with_embedded_textures_keeps_gltfast_materials_with_a_warning()
+        {
+            var r = Finished(RenderPipelineKind.Universal, null);
+            r.Artifacts.RemoveAll(a => a.Kind == ArtifactKind.AssetPart);
+            r.Artifacts[0].Filename = "asset.glb";
+            var plan = ImportPlanner.PlanFiles(r);
+            Assert.AreEqual("Assets/Generated/My_chair_2/My_chair_2.glb", plan.ModelPath);
+            var embedded = GltfMaterialInfo.FromGltfJson(k_Gltf.Replace("ALPHA", "OPAQUE")
+                .Replace("{\"uri\":\"chair_basecolor.png\"}", "{\"bufferView\":0}"));
+            ImportPlanner.PlanMaterial(plan, embedded);
+            Assert.IsNull(plan.Material);
+            Assert.AreEqual(1, plan.Warnings.Count);
+        }
+
+        [Test]
+        public void Jobs_with_webp_textures_are_refused_before_downloading()
+        {
+            var r = Finished(RenderPipelineKind.Universal, null);
+            r.Artifacts[2].Filename = "chair_basecolor.webp";
+            r.Artifacts[2].MediaType = "image/webp";
+            var e = Assert.Throws<Trellis2Exception>(() => ImportPlanner.PlanFiles(r));
+            Assert.AreEqual(Trellis2ErrorCode.ImportFailed, e.Code);
+            StringAssert.Contains("WebP", e.Message);
+        }
+
+        [Test]
         public void Ground_pivot_centres_xz_and_puts_the_lowest_point_at_zero()
         {
             var offset = GroundPivot.Offset(new[] { -1f, 0.25f, 2f }, new[] { 3f, 1.25f, 4f });

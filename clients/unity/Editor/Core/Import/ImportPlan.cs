@@ -36,7 +36,10 @@ namespace Trellis2.Editor
         /// <summary>Filled by <see cref="ImportPlanner.PlanMaterial"/> once the model is on disk.</summary>
         public List<PlannedTexture> Textures { get; private set; }
 
-        /// <summary>Filled by <see cref="ImportPlanner.PlanMaterial"/>.</summary>
+        /// <summary>
+        /// Filled by <see cref="ImportPlanner.PlanMaterial"/>; null keeps glTFast's own materials
+        /// (a .glb whose textures are embedded).
+        /// </summary>
         public MaterialPlan Material { get; set; }
 
         public RenderPipelineKind RenderPipeline { get; set; }

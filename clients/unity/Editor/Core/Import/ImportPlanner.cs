@@ -40,6 +40,15 @@ namespace Trellis2.Editor
                     ? record.Stats.TextureSize
                     : settings.TextureSize,
             };
+            foreach (var artifact in record.Artifacts)
+            {
+                var webp = artifact.MediaType == "image/webp" || (artifact.Filename ?? "").EndsWith(".webp",
+                    StringComparison.OrdinalIgnoreCase);
+                if (webp && artifact.Kind != ArtifactKind.Preview && artifact.Kind != ArtifactKind.Thumbnail)
+                    throw new Trellis2Exception(Trellis2ErrorCode.ImportFailed,
+                        "job " + record.JobId + " has WebP textures (made for another engine) and glTFast " +
+                        "cannot read WebP; generate it again from Unity (the unity profile uses PNG/JPEG)");
+            }
             var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var artifact in record.Artifacts)
             {
@@ -99,6 +108,15 @@ namespace Trellis2.Editor
                     maxSize);
             AddTexture(plan, dir, gltf.EmissiveUri, TextureRole.Emissive, true, false, false, maxSize);
             AddExtraTextures(plan);
+            if (gltf.BaseColorUri == null && plan.ModelPath.EndsWith(".glb", StringComparison.OrdinalIgnoreCase))
+            {
+                // Textures embedded in a GLB are not project assets a Lit material could use.
+                plan.Material = null;
+                plan.Warnings.Add("the asset is a single .glb with embedded textures, so it keeps " +
+                    "glTFast's materials; generate with the glTF container (the default) to get the " +
+                    "pipeline's Lit material");
+                return;
+            }
             plan.Material = MaterialPlanner.Plan(plan, gltf);
         }
 
