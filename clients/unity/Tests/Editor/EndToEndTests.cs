@@ -301,9 +301,12 @@ namespace Trellis2.Editor.Tests
                 Assert.IsFalse(record.NeedsAttention);
                 var fetched = AsyncTest.Run(() => client.GetJobAsync(victim.JobId, k_None));
                 Assert.AreEqual(JobState.Canceled, fetched.State);
+                // Canceling a running job stops it at its next step boundary.
+                AsyncTest.Run(() => client.CancelJobAsync(busy.Name, k_None));
                 var busyRecord = new JobRecord { JobId = busy.JobId };
                 AsyncTest.Run(() => new JobWatcher(client, null).WatchUntilDoneAsync(busyRecord, k_None));
-                Assert.AreEqual(JobState.Succeeded, busyRecord.State);
+                Assert.IsTrue(busyRecord.State == JobState.Canceled || busyRecord.State == JobState.Succeeded,
+                    "busy job ended " + busyRecord.State);
             }
         }
 
