@@ -212,27 +212,27 @@ namespace Trellis2.Editor
                     var progressId = active.ProgressId;
                     watcher.EventApplied += (r, e) => MainThread.Post(() => OnEvent(r, e, progressId));
                     watcher.Reconnecting += (r, e) => MainThread.Post(() =>
-                        Progress.Report(progressId, r.ProgressFraction, "Reconnecting: " + e.Detail));
+                        ReportProgress(progressId, r.ProgressFraction, "Reconnecting: " + e.Detail));
                     await watcher.WatchUntilDoneAsync(record, active.Cancellation.Token);
                 }
                 SaveStore();
                 if (record.State == JobState.Succeeded && !record.Imported)
                 {
                     await ImportAsync(record, client, active);
-                    Progress.Finish(active.ProgressId, Progress.Status.Succeeded);
+                    FinishProgress(active.ProgressId, Progress.Status.Succeeded);
                 }
                 else if (record.State == JobState.Canceled)
                 {
-                    Progress.Finish(active.ProgressId, Progress.Status.Canceled);
+                    FinishProgress(active.ProgressId, Progress.Status.Canceled);
                 }
                 else if (record.State == JobState.Failed)
                 {
                     ReportError(record, new Trellis2Exception(record.ErrorCode, record.ErrorMessage));
-                    Progress.Finish(active.ProgressId, Progress.Status.Failed);
+                    FinishProgress(active.ProgressId, Progress.Status.Failed);
                 }
                 else
                 {
-                    Progress.Finish(active.ProgressId, Progress.Status.Succeeded);
+                    FinishProgress(active.ProgressId, Progress.Status.Succeeded);
                 }
             }
             catch (OperationCanceledException)
@@ -245,15 +245,13 @@ namespace Trellis2.Editor
             {
                 record.ErrorMessage = e.Detail;
                 ReportError(record, e);
-                if (Progress.Exists(active.ProgressId))
-                    Progress.Finish(active.ProgressId, Progress.Status.Failed);
+                FinishProgress(active.ProgressId, Progress.Status.Failed);
             }
             catch (Exception e)
             {
                 Debug.LogException(e);
                 ReportError(record, new Trellis2Exception(Trellis2ErrorCode.ImportFailed, e.Message));
-                if (Progress.Exists(active.ProgressId))
-                    Progress.Finish(active.ProgressId, Progress.Status.Failed);
+                FinishProgress(active.ProgressId, Progress.Status.Failed);
             }
             finally
             {
@@ -270,18 +268,18 @@ namespace Trellis2.Editor
             var plan = ImportPlanner.PlanFiles(record);
             var projectRoot = Path.GetDirectoryName(Application.dataPath);
             var progressId = active.ProgressId;
-            Progress.Report(progressId, 0f, "Downloading " + plan.Files.Count + " files");
+            ReportProgress(progressId, 0f, "Downloading " + plan.Files.Count + " files");
             // Staged under Library/ so the AssetDatabase never imports a partial file; resumes
             // from there after a reload or restart.
             var staging = Path.Combine(projectRoot, "Library", "Trellis2Downloads", record.JobId);
             await ArtifactDownloader.DownloadAllAsync(client, plan, projectRoot, staging, (done, total) =>
-                MainThread.Post(() => Progress.Report(progressId, total > 0 ? (float)done / total : 0f,
+                MainThread.Post(() => ReportProgress(progressId, total > 0 ? (float)done / total : 0f,
                     "Downloading " + (done / 1024) + " / " + (total / 1024) + " KiB")),
                 active.Cancellation.Token);
             // Back on the main thread (the editor's synchronization context resumes us here).
             if (Directory.Exists(staging))
                 Directory.Delete(staging, true);
-            Progress.Report(progressId, 1f, "Importing");
+            ReportProgress(progressId, 1f, "Importing");
             var info = GltfMaterialInfo.FromFile(Path.Combine(projectRoot, plan.ModelPath));
             ImportPlanner.PlanMaterial(plan, info);
             var prefab = GlbPrefabBuilder.Build(plan, record);
@@ -298,8 +296,7 @@ namespace Trellis2.Editor
 
         static void OnEvent(JobRecord record, JobEvent evt, int progressId)
         {
-            if (Progress.Exists(progressId))
-                Progress.Report(progressId, record.ProgressFraction, Describe(record));
+            ReportProgress(progressId, record.ProgressFraction, Describe(record));
             if (evt.Preview != null && evt.Preview.Thumbnail != null)
                 ThumbnailCache.Fetch(record.ServerUrl, evt.Preview.Thumbnail);
             RaiseChanged();
@@ -327,6 +324,19 @@ namespace Trellis2.Editor
                 default:
                     return "Submitted";
             }
+        }
+
+        // The user may have dismissed or canceled the progress item already.
+        static void ReportProgress(int id, float fraction, string description)
+        {
+            if (id >= 0 && Progress.Exists(id))
+                Progress.Report(id, fraction, description);
+        }
+
+        static void FinishProgress(int id, Progress.Status status)
+        {
+            if (id >= 0 && Progress.Exists(id))
+                Progress.Finish(id, status);
         }
 
         static Trellis2Client CreateClient(string serverUrl)
