@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from tests.utils import assert_verbose_allclose
 from trellis2.models import SparseUnetVaeDecoder, SparseUnetVaeEncoder
-from trellis2.modules.attention import math_attention, varlen_attention
+from trellis2.modules.attention import dense_attention, math_attention, varlen_attention
 from trellis2.modules.sparse import SparseConv3d, SparseTensor, conv
 
 
@@ -104,3 +104,9 @@ def test_texture_style_decode_returns_exactly_the_encoders_voxels():
         out = dec(noise)
     assert torch.equal(out.coords, coords)
     assert out.feats.shape == (len(coords), 3)
+
+
+def test_cpu_dispatch_equals_the_explicit_softmax_reference():
+    gen = torch.Generator().manual_seed(6)
+    q, k, v = (torch.randn(1, 257, 2, 64, generator=gen) for _ in range(3))
+    assert_verbose_allclose(dense_attention(q, k, v), math_attention(q, k, v), atol=1e-6, rtol=1e-5)

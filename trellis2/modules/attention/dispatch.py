@@ -6,7 +6,9 @@ q [Nq, H, D], k/v [Nk, H, D] with int32 cumulative offsets cu_q / cu_k [B+1] and
 per-sample lengths -> [Nq, H, D].
 
 Backends, in order (``TRELLIS2_ATTN_BACKEND`` = auto | flash_attn | sdpa | math forces one):
-- CPU: exact math (fp32 softmax, query chunks to bound memory).
+- CPU: exact attention through torch's fused CPU SDPA kernel (fp32 accumulation; ~3x faster
+  than materialising scores); float64 inputs or ``TRELLIS2_ATTN_BACKEND=math`` use
+  ``math_attention`` (explicit softmax, query chunks to bound memory).
 - CUDA: flash-attn when importable and the dtype is fp16/bf16; otherwise torch SDPA with the cuDNN
   backend first, then flash, memory-efficient, math. Varlen batches use torch's
   ``varlen_attn`` (fp16/bf16, where the build has it), else one SDPA call per sample.
@@ -125,8 +127,11 @@ def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def dense_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Softmax attention on dense batches; see the module docstring for layouts."""
     backend = _backend()
-    if q.device.type == "cpu" or backend == "math":
+    if backend == "math" or q.dtype == torch.float64:
         return math_attention(q, k, v)
+    if q.device.type == "cpu":  # torch's fused CPU kernel: exact softmax, fp32 accumulation
+        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+        return F.scaled_dot_product_attention(qt, kt, vt).transpose(1, 2)
     half = q.dtype in (torch.float16, torch.bfloat16)
     if backend in ("auto", "flash_attn") and half and _flash_attn() is not None:
         return _flash_attn().flash_attn_func(q, k, v)
