@@ -162,6 +162,10 @@ def varlen_attention(
     out = torch.empty(q.shape[0], q.shape[1], v.shape[2], dtype=q.dtype, device=q.device)
     sq = sk = 0
     for nq, nk in zip(lens_q, lens_k, strict=True):
+        if nq == 0 or nk == 0:  # a sample without voxels (or context): nothing to attend
+            out[sq : sq + nq] = 0
+            sq, sk = sq + nq, sk + nk
+            continue
         out[sq : sq + nq] = dense_attention(
             q[None, sq : sq + nq], k[None, sk : sk + nk], v[None, sk : sk + nk]
         )[0]
