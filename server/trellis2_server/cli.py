@@ -127,7 +127,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"trellis2 serve: {exc}", file=sys.stderr)
         return 2
-    serve(config)
+    try:
+        serve(config)
+    except OSError as exc:
+        print(f"trellis2 serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -62,9 +62,13 @@ async def create_server(config: ServerConfig, service: AssetService) -> tuple[gr
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{config.host}:{config.grpc_port}")
+    address = f"{config.host}:{config.grpc_port}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind gRPC port {config.host}:{config.grpc_port}")
+        raise OSError(f"could not listen for gRPC on {address} (in use?); pick another --grpc-port")
     return server, port
 
 

@@ -51,3 +51,10 @@ class SleepyBackendTestDouble:
             alpha_mode="OPAQUE",
             extent=(1.0, 1.0, 1.0),
         )
+
+
+class BrokenBackendTestDouble:
+    """A backend whose loading fails, like the trellis2 backend without its weights."""
+
+    def __init__(self) -> None:
+        raise RuntimeError("weights not found at /nowhere (test double)")

@@ -148,3 +148,28 @@ async def test_graceful_stop_requeues_running_work_and_a_restart_finishes_it(
             assert [ev.seq for ev in events] == list(range(1, len(events) + 1))
     finally:
         await server.stop(0)
+
+
+async def test_a_backend_that_cannot_load_keeps_health_down_and_refuses_jobs(
+    tmp_path: Path,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from trellis2_server.core.errors import Unavailable
+
+    config = ServerConfig(data_dir=tmp_path / "data", host="127.0.0.1", grpc_port=0, http_port=-1)
+    server = await start_server(
+        config, backend_factory="backend_test_double:BrokenBackendTestDouble"
+    )
+    try:
+        with pytest.raises(Unavailable, match="weights not found at /nowhere"):
+            await server.service.wait_ready(60)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            resp = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            assert resp.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await _stub(ch).CreateJob(job_request(make_png()))
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "weights not found" in (err.value.details() or "")
+    finally:
+        await server.stop(0)

@@ -26,6 +26,7 @@ from trellis2_server.workers.pool import Worker, WorkerPool, count_gpus
 
 _LOGGER = logging.getLogger(__name__)
 _DEADLINE_EXCEEDED, _INTERNAL = 4, 13
+_LOAD_RETRIES = 2
 
 
 class JobRunner:
@@ -167,7 +168,7 @@ class JobRunner:
             self.kick()
             return
         if kind == "load_failed":
-            w.state = "failed"
+            w.state = "load_failed"  # the worker exits next; the exit handler decides
             self.load_error = msg[1]
             _LOGGER.error("%s: %s", w.name, msg[1])
             return
@@ -215,12 +216,16 @@ class JobRunner:
             _LOGGER.warning("job %s: %s; requeueing", w.job_id, reason)
             ev = await self.store.call(self.store.sync.requeue, w.job_id, w.owner, reason)
             self.hub.publish(ev)
-        failed_to_load = w.state in ("starting", "failed")
         w.owner, w.job_id, w.dispatch = "", "", 0
-        if failed_to_load and w.restarts >= 2:
-            w.state = "failed"
-            _LOGGER.error("%s: backend does not load; not restarting (%s)", w.name, self.load_error)
-            return
+        if w.state in ("starting", "load_failed"):
+            # Died before it was ready: retry a couple of times, then give up for good.
+            w.load_failures += 1
+            if w.load_failures > _LOAD_RETRIES:
+                w.state = "failed"
+                _LOGGER.error(
+                    "%s: backend does not load; not restarting (%s)", w.name, self.load_error
+                )
+                return
         w.restarts += 1
         _LOGGER.warning("%s: exited (code %s); restarting", w.name, exitcode)
         self.pool.spawn(w)

@@ -136,6 +136,12 @@ class AssetService:
     async def create_job(self, req: pb.CreateJobRequest, caller: Caller) -> pb.Job:
         if self.closing:
             raise Unavailable("the server is shutting down; retry shortly", retry_after=5.0)
+        workers = self.runner.workers
+        if workers and all(w.state == "failed" for w in workers):
+            raise Unavailable(
+                f"no worker could load the {self.backend_name} backend "
+                f"({self.runner.load_error}); see the server log"
+            )
         backend = self._check_backend(req.backend)
         image = await asyncio.to_thread(check_image, req.image, self.config)
         spec = resolve_spec(req, image, self.config, backend)

@@ -47,7 +47,7 @@ class Worker:
     conn: Connection | None = None
     # Shared int: the dispatch id the gateway wants canceled.
     cancel_token: Any = None
-    state: str = "starting"  # starting | idle | busy | stopped | failed
+    state: str = "starting"  # starting | load_failed | idle | busy | stopped | failed
     description: dict[str, Any] = field(default_factory=dict)
     # The running job, while busy.
     dispatch: int = 0
@@ -55,6 +55,7 @@ class Worker:
     owner: str = ""
     started_at: float = 0.0
     restarts: int = 0
+    load_failures: int = 0
 
 
 OnMessage = Callable[[Worker, tuple[Any, ...]], Awaitable[None]]
