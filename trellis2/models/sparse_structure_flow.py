@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,6 +13,8 @@ from torch import nn
 from ..modules.attention.rope import rope_phases
 from ..modules.transformer import ModulatedTransformerCrossBlock, TimestepEmbedder
 from ..modules.utils import convert_module_to, manual_cast, str_to_dtype
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def _dtype_arg(dtype: str | torch.dtype | None, use_fp16: bool) -> torch.dtype:
@@ -49,8 +54,11 @@ class SparseStructureFlowModel(nn.Module):
         initialization: str = "vanilla",
         qk_rms_norm: bool = False,
         qk_rms_norm_cross: bool = False,
+        **kwargs: Any,  # the reference ignores extra JSON args here; so do we (logged)
     ) -> None:
         super().__init__()
+        if kwargs:
+            _LOGGER.warning("SparseStructureFlowModel ignores args %s", sorted(kwargs))
         if pe_mode != "rope":
             raise NotImplementedError("TRELLIS.2 flow models use pe_mode='rope' only")
         self.resolution = resolution
