@@ -32,6 +32,7 @@ RESOLUTIONS = {"512": "512", "1024": "1024_cascade", "1536": "1536_cascade"}
 TEXTURE_FORMATS: dict[str, Any] = {"png": 1, "jpeg": 2, "webp": 3}
 PROFILES: dict[str, Any] = {"generic": 1, "unity": 2, "godot": 3}
 CONTAINERS: dict[str, Any] = {"glb": 1, "gltf": 2}
+EXTRA_TEXTURES: dict[str, Any] = {"metallic_smoothness": 1, "mask_map": 2, "orm": 3}
 STATES = {n.removeprefix("JOB_STATE_").lower(): v for n, v in pb.JobState.items() if v}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 
@@ -60,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--profile", choices=sorted(PROFILES), default=None)
     gen.add_argument("--container", choices=sorted(CONTAINERS), default=None)
     gen.add_argument("--decimation", type=int, default=0, help="target triangle count")
+    gen.add_argument(
+        "--extra-texture",
+        choices=sorted(EXTRA_TEXTURES),
+        action="append",
+        default=[],
+        help="also deliver this packed texture (repeatable)",
+    )
     gen.add_argument("--backend", choices=["preview", "trellis2"], default=None)
     gen.add_argument("--priority", type=int, default=0)
     gen.add_argument("--data-dir", type=Path, help="embedded server's data (default: temporary)")
@@ -154,6 +162,7 @@ def _request(args: argparse.Namespace, image: Path) -> pb.CreateJobRequest:
         texture_format=TEXTURE_FORMATS.get(args.texture_format or "", 0),
         profile=PROFILES.get(args.profile or "", 0),
         container=CONTAINERS.get(args.container or "", 0),
+        extra_textures=[EXTRA_TEXTURES[x] for x in args.extra_texture],
     )
     req = pb.CreateJobRequest(
         image=data,

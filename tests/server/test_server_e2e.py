@@ -281,3 +281,28 @@ def test_auto_backend_without_weights_is_the_preview_backend_and_says_why(tmp_pa
     (tmp_path / "w").mkdir()
     name, reason = resolve_backend(ServerConfig(backend="auto", weights_dir=tmp_path / "w"))
     assert name == "preview" and "no weights in" in reason
+
+
+@pytest.mark.npm
+def test_cli_writes_a_valid_gltf_container_with_its_companion_files(
+    preview_server, repo_dir: Path, tmp_path: Path
+) -> None:
+    image = tmp_path / "gltf_disc.png"
+    image.write_bytes(make_png(72, "navy"))
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "trellis2_server.cli", "generate", str(image), "-o",
+            str(tmp_path / "out"), "--server", preview_server.address, "--resolution", "512",
+            "--texture-size", "256", "--decimation", "2000", "--container", "gltf",
+            "--texture-format", "jpeg", "--profile", "godot", "--extra-texture", "orm",
+        ],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "out" / "gltf_disc"
+    gltf = json.loads((folder / "gltf_disc.gltf").read_text())
+    uris = [b["uri"] for b in gltf["buffers"]] + [i["uri"] for i in gltf.get("images", [])]
+    assert uris and all((folder / uri).is_file() for uri in uris)
+    assert any("orm" in p.name for p in folder.iterdir())
+    (report,) = _node(repo_dir, "validate_gltf.cjs", str(folder / "gltf_disc.gltf"))
+    assert report["errors"] == 0, report
