@@ -132,6 +132,13 @@ namespace Trellis2.Editor.Tests
                 var last = stored.Last();
                 Assert.IsNotNull(last.Completed, "the stream must end with the completed event");
 
+                // Preview thumbnails (shown in the window while the job runs) are verified PNGs.
+                var thumbnails = stored.Where(e => e.Preview != null && e.Preview.Thumbnail != null)
+                    .Select(e => e.Preview.Thumbnail).ToList();
+                Assert.Greater(thumbnails.Count, 0, "no preview thumbnail arrived");
+                var png = AsyncTest.Run(() => client.DownloadBytesAsync(thumbnails[0], k_None));
+                CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png.Take(4).ToArray());
+
                 var record = new JobRecord
                 {
                     JobId = JobNames.ToId(last.Job),
