@@ -110,3 +110,30 @@ class SurfaceProjector:
         k = best_d.argmin(1)
         rows = torch.arange(len(q))
         return best_p[:, rows, k].T, cand[rows, k], best_b[:, rows, k].T
+
+
+class SubdividedSurface:
+    """Closest points on an arbitrary mesh (long edges allowed): the mesh is split so edges are
+    at most `max_edge`, welded, and queried with SurfaceProjector; results map back to the
+    original faces. project(points) → (closest points [L, 3], face [L], barycentrics [L, 3])."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, max_edge: float) -> None:
+        from trellis2.representations.o_voxel.mesh_to_ovoxel import subdivide_triangles
+
+        tri = torch.from_numpy(vertices[faces].astype(np.float64))
+        pieces, parent, weights = subdivide_triangles(tri, max_edge)
+        pts = pieces.reshape(-1, 3).numpy()
+        # Weld on a 2^20 lattice over the bounding box: one int64 key per point (fast unique).
+        lo = pts.min(0)
+        q = np.round((pts - lo) / max(float(np.ptp(pts, axis=0).max()), 1e-12) * (1 << 20))
+        q = q.astype(np.int64)
+        key = (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
+        _, vid, inv = np.unique(key, return_index=True, return_inverse=True)
+        self.parent = parent.numpy()
+        self.weights = weights.numpy().astype(np.float32)
+        self.projector = SurfaceProjector(pts[vid], inv.reshape(-1, 3))
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, sub, b = self.projector.project(points)
+        bary = np.einsum("lk,lkj->lj", b, self.weights[sub])
+        return p, self.parent[sub], bary

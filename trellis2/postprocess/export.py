@@ -122,8 +122,15 @@ def process_mesh(
     if len(f) > 3 * decimation_target:
         v, f = simplify(v, f, 3 * decimation_target)
     v, f = clean_mesh(v, f)
-    v, f = simplify(v, f, decimation_target)
-    v, f = clean_mesh(v, f)
+    # The decimator may overshoot by a few faces and hole filling adds some: aim lower until
+    # the target is a hard limit.
+    goal = decimation_target
+    for _ in range(4):
+        v, f = simplify(v, f, goal)
+        v, f = clean_mesh(v, f)
+        if len(f) <= decimation_target:
+            break
+        goal = max(goal - (len(f) - decimation_target) - 4, 1)
     v, f = unify_face_orientations(v, f)
     lap("decimate")
     step("uv_unwrap", 2, len(EXPORT_STEPS))
