@@ -97,6 +97,13 @@ async def test_events_arrive_with_strictly_increasing_seq(stub, small_png) -> No
     done = events[-1].completed
     assert done.artifacts[0].media_type == "model/gltf-binary"
     assert done.stats.triangle_count > 0
+    # Previews (coarse voxels, untextured mesh) arrive before completion, as fetchable GLBs.
+    previews = [ev.preview for ev in events if ev.WhichOneof("event") == "preview"]
+    assert {p.kind for p in previews} == {pb.PREVIEW_KIND_VOXELS, pb.PREVIEW_KIND_MESH}
+    for p in previews:
+        req = pb.FetchArtifactRequest(digest=p.artifact.digest)
+        data = b"".join([c.data async for c in stub.FetchArtifact(req)])
+        assert data[:4] == b"glTF" and len(data) == p.artifact.size_bytes
 
 
 async def test_a_watcher_that_reconnects_with_after_seq_misses_nothing(stub, small_png) -> None:
