@@ -39,7 +39,7 @@ _GATHER_BUDGET = 256 * 2**20
 # Packed key: batch in bits 48..62, (x+1, y+1, z+1) in 16-bit fields. The +1 keeps a -1
 # neighbour coordinate inside its field, so adding a packed offset never carries across fields.
 _FIELD = 16
-_MAX_COORD = 2**_FIELD - 3
+_MAP_CHUNK = 1 << 20  # rows per neighbour-map pass
 
 
 def register_submanifold_conv3d(device_type: str, impl: ConvImpl) -> None:
@@ -81,10 +81,15 @@ def build_neighbor_map(coords: torch.Tensor) -> torch.Tensor:
         return torch.empty(0, 27, dtype=torch.int32, device=coords.device)
     keys = _pack(coords)  # [N]
     sorted_keys, order = torch.sort(keys)
-    query = keys[:, None] + _kernel_offsets(coords.device)[None, :]  # [N, 27]
-    pos = torch.searchsorted(sorted_keys, query).clamp_(max=n - 1)
-    found = sorted_keys[pos] == query
-    return torch.where(found, order[pos], torch.full_like(pos, -1)).to(torch.int32)
+    order = order.to(torch.int32)
+    offsets = _kernel_offsets(coords.device)[None, :]
+    out = torch.empty(n, 27, dtype=torch.int32, device=coords.device)
+    minus_one = torch.tensor(-1, dtype=torch.int32, device=coords.device)
+    for s in range(0, n, _MAP_CHUNK):  # bounds the int64 temporaries at large N
+        query = keys[s : s + _MAP_CHUNK, None] + offsets  # [n, 27]
+        pos = torch.searchsorted(sorted_keys, query).clamp_(max=n - 1)
+        out[s : s + _MAP_CHUNK] = torch.where(sorted_keys[pos] == query, order[pos], minus_one)
+    return out
 
 
 def submanifold_conv3d_reference(
