@@ -127,3 +127,31 @@ def test_readme_covers_install_configure_generate_outputs_window_and_troubleshoo
     ):
         assert heading in readme, heading
     assert "?path=clients/unity" in readme
+
+
+FIELD = re.compile(
+    r"^        (?! )(?:\[SerializeField\] )?(?:private )?(static )?(readonly )?(const )?"
+    r"[\w<>\[\],.?]+(?:<[^>]*>)? (\w+)( = .*)?;$"
+)
+
+
+def test_private_fields_follow_unity_naming() -> None:
+    """m_ for instance fields, s_ for statics, k_ for constants (and immutable statics)."""
+    bad = []
+    for path in _cs_files():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"^        (public|internal|protected|return|var|throw|using)\b", line):
+                continue
+            match = FIELD.match(line)
+            if not match:
+                continue
+            static, readonly, const, name = match.group(1, 2, 3, 4)
+            if const:
+                ok = name.startswith("k_")
+            elif static:
+                ok = name.startswith("s_") or bool(readonly and name.startswith("k_"))
+            else:
+                ok = name.startswith("m_")
+            if not ok:
+                bad.append(f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}")
+    assert bad == [], "\n".join(bad)
