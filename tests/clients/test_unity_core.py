@@ -5,11 +5,12 @@ preview backend (submit, stream, disconnect and reattach, cancel, resumable veri
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from unity_build import INSTALL_HINT, build, missing_tools, run_nunit
+from unity_build import INSTALL_HINT, LANGVERSION, PACKAGE, build, missing_tools, run_nunit
 from unity_server import UnityTestServer
 
 E2E_FIXTURE = "Trellis2.Editor.Tests.EndToEndTests"
@@ -101,3 +102,18 @@ def test_api_key_and_quota_nunit_tests_pass_against_a_restricted_real_server(
     detail = f"{result.output}\nserver log:\n{auth_http_server.log()}"
     assert result.problems == [], "\n".join(result.problems) + detail
     assert len(result.passed) == 3, detail
+
+
+@pytest.mark.parametrize("defines", ["", "TRELLIS2_URP,TRELLIS2_HDRP,TRELLIS2_GLTFAST"])
+def test_editor_glue_parses_as_csharp_7(defines: str) -> None:
+    """Syntax only (`mcs --parse`): the glue needs UnityEditor to compile, which CI lacks, but its
+    syntax must stay within what Unity 2022.3 accepts, with and without the optional packages."""
+    if missing_tools():
+        pytest.fail(f"missing {', '.join(missing_tools())}; {INSTALL_HINT}")
+    glue = sorted(str(p) for p in (PACKAGE / "Editor").glob("*.cs"))
+    assert len(glue) >= 10
+    args = ["mcs", "--parse", f"-langversion:{LANGVERSION}", *glue]
+    if defines:
+        args.insert(2, f"-define:{defines}")
+    parsed = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
