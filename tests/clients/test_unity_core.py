@@ -5,6 +5,7 @@ preview backend (submit, stream, disconnect and reattach, cancel, resumable veri
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,48 @@ def test_editor_glue_parses_as_csharp_7(defines: str) -> None:
         args.insert(2, f"-define:{defines}")
     parsed = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+
+
+def test_every_core_member_the_glue_names_exists(unity_build: tuple[Path, Path, str]) -> None:
+    """The glue cannot be compiled in CI; at least each `CoreType.Member` it names (static calls,
+    enum values, constants) must exist in the compiled core, so core changes cannot silently
+    break it."""
+    core, _, _ = unity_build
+    exe = core.parent / "ApiDump.exe"
+    here = Path(__file__).resolve().parent
+    args = ["mcs", f"-langversion:{LANGVERSION}", f"-out:{exe}", f"-r:{core}"]
+    args.append(str(here / "unity_api_dump.cs"))
+    compiled = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    dumped = subprocess.run(
+        ["mono", str(exe)], capture_output=True, text=True, cwd=core.parent, timeout=60
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    api = set(dumped.stdout.split())
+    types = {line for line in api if "." not in line}
+    # Glue variables whose core type is unambiguous from their name.
+    variables = {
+        "record": "JobRecord",
+        "running": "JobRecord",
+        "plan": "ImportPlan",
+        "planned": "PlannedTexture",
+        "slot": "MaterialTextureSlot",
+        "job": "Job",
+        "spec": "JobSpec",
+        "info": "ServerInfo",
+        "response": "ListJobsResponse",
+    }
+    used = set()
+    for path in (PACKAGE / "Editor").glob("*.cs"):
+        text = path.read_text()
+        for match in re.finditer(r"\b([A-Za-z]\w+)\.([A-Z]\w*|k_\w+)\b", text):
+            owner = variables.get(match.group(1), match.group(1))
+            if owner in types:
+                used.add(f"{owner}.{match.group(2)}")
+        # Object initializers: new CoreType { Name = ..., Other = ... }
+        for match in re.finditer(r"new (\w+)\s*\{([^{}]*)\}", text):
+            if match.group(1) in types:
+                for name in re.findall(r"(\w+) =[^=]", match.group(2)):
+                    used.add(f"{match.group(1)}.{name}")
+    assert len(used) > 60, sorted(used)
+    assert sorted(used - api) == []
