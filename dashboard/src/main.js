@@ -96,7 +96,6 @@ async function refreshInfo() {
         select.append(el("option", { value: backend.name, textContent: backend.loaded ? backend.name : `${backend.name} (not loaded)` }));
       }
     }
-    $("queue-summary").textContent = `${info.runningJobs || 0} running · ${info.queueDepth || 0} queued`;
   } catch (error) {
     showError(error);
   }
@@ -147,9 +146,16 @@ function renderJobs() {
     const status = stateName(job);
     let meta = `${id.slice(0, 8)} · ${job.spec?.backend || ""} · ${ago(job.createTime)}`;
     if (status === "queued" && job.queuePosition) meta = `#${job.queuePosition} in queue · ${meta}`;
+    // The input image is itself an artifact; plain <img> cannot send an API key, so no
+    // thumbnails on servers that require one.
+    const digest = job.spec?.imageDigest;
+    const thumb = digest && !state.info?.authRequired
+      ? el("img", { className: "thumb", src: `/v1/artifacts/${digest}`, alt: "", loading: "lazy" })
+      : el("span", { className: "thumb" });
     const li = el(
       "li",
       { className: `job${id === state.selected ? " selected" : ""}`, title: `jobs/${id}` },
+      thumb,
       el("span", { className: "name", textContent: name }),
       el("span", { className: `state ${status}`, textContent: status }),
       status === "running" ? el("progress", { max: 1, value: job.progressFraction || 0 }) : null,
@@ -161,6 +167,10 @@ function renderJobs() {
     items.push(li);
   }
   if (!items.length) items.push(el("li", { className: "muted", textContent: "No jobs yet." }));
+  const jobs = [...state.jobs.values()];
+  const running = jobs.filter((j) => j.state === "JOB_STATE_RUNNING").length;
+  const queued = jobs.filter((j) => j.state === "JOB_STATE_QUEUED").length;
+  $("queue-summary").textContent = `${running} running · ${queued} queued`;
   $("jobs").replaceChildren(...items);
 }
 
@@ -451,4 +461,4 @@ $("api-key").addEventListener("change", (e) => {
 refreshInfo();
 refreshJobs();
 setInterval(() => document.hidden || refreshJobs(), 1500);
-setInterval(() => document.hidden || refreshInfo(), 5000);
+setInterval(() => document.hidden || refreshInfo(), 3000);

@@ -55,9 +55,8 @@ async def start_http_server(
     )
     config.load()
     # Bind here rather than in uvicorn: its startup calls sys.exit() when the port is taken.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        sock = socket.create_server((host, port), family=family, backlog=config.backlog)
+        sock = _listen(host, port, config.backlog)
     except OSError as exc:
         raise OSError(
             f"could not listen for HTTP on {host}:{port} ({exc.strerror}); "
@@ -70,3 +69,18 @@ async def start_http_server(
     task = asyncio.create_task(server.main_loop(), name="http-main-loop")
     _LOGGER.info("Connect API, downloads and dashboard on http://%s:%d/", host, bound)
     return HttpServer(server, app, int(bound), task)
+
+
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    # proto must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections
+    # only then, and without it every response pays a ~40 ms Nagle / delayed-ACK stall.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
