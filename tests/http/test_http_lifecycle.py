@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: MIT
+"""The HTTP listener's own behaviour: no Nagle stalls on small responses, and open streams end
+with `unavailable` (so clients reconnect from their last seq) when the server stops."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from http_helpers import SERVICE, HttpServerProcess, create_job, envelope, read_envelopes
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_small_responses_are_not_delayed_by_nagle(http_server: HttpServerProcess) -> None:
+    # Headers and body go out in two writes; without TCP_NODELAY the second waits ~40 ms for
+    # the client's delayed ACK. The fastest of 20 calls shows it even on a loaded machine.
+    with httpx.Client(base_url=http_server.url) as client:
+        samples = []
+        for _ in range(20):
+            started = time.perf_counter()
+            client.post(SERVICE + "GetServerInfo", json={}).raise_for_status()
+            samples.append(time.perf_counter() - started)
+    assert min(samples) < 0.025, sorted(samples)[:5]
+
+
+def test_stopping_the_server_ends_open_streams_with_unavailable(
+    tmp_path: Path, apple_b64: str
+) -> None:
+    server = HttpServerProcess(tmp_path / "data").start()
+    try:
+        for seed in range(4):  # keep the one worker busy so the watched job stays queued
+            create_job(server.url, apple_b64, seed=str(seed))
+        job = create_job(server.url, apple_b64, seed="99")
+        ends: list[dict] = []
+        opened = threading.Event()
+
+        def watch() -> None:
+            with httpx.stream(
+                "POST",
+                server.url + SERVICE + "WatchJob",
+                content=envelope(json.dumps({"name": job["name"]}).encode()),
+                headers={"content-type": "application/connect+json"},
+                timeout=60,
+            ) as response:
+                for flags, payload in read_envelopes(response.iter_bytes()):
+                    opened.set()
+                    if flags & 0x02:
+                        ends.append(json.loads(payload))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        assert opened.wait(30)
+        server.stop()
+        watcher.join(30)
+        assert ends and ends[0]["error"]["code"] == "unavailable", ends
+    finally:
+        server.stop()
