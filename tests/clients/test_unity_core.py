@@ -84,7 +84,7 @@ def test_end_to_end_nunit_tests_pass_against_a_real_preview_server(
     result = run_nunit(tests, tmp_path / "e2e.xml", run=E2E_FIXTURE, env=env)
     detail = f"{result.output}\nserver log:\n{preview_http_server.log()}"
     assert result.problems == [], "\n".join(result.problems) + detail
-    assert len(result.passed) == 11, detail
+    assert len(result.passed) == 12, detail
 
 
 def test_api_key_and_quota_nunit_tests_pass_against_a_restricted_real_server(

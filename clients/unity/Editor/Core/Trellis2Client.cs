@@ -43,6 +43,7 @@ namespace Trellis2.Editor
                     "baseUrl");
             m_BaseUrl = baseUrl.Trim().TrimEnd('/');
             m_ApiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey.Trim();
+            RaiseConnectionLimit(parsed);
             m_Http = handler != null ? new HttpClient(handler, true) : new HttpClient();
             // Per-call limits are applied with tokens; streams may legitimately last long.
             m_Http.Timeout = Timeout.InfiniteTimeSpan;
@@ -370,6 +371,24 @@ namespace Trellis2.Editor
                 inner = inner.InnerException;
             return new Trellis2Exception(Trellis2ErrorCode.ServerUnreachable,
                 m_BaseUrl + ": " + inner.Message, null, 0, e);
+        }
+
+        /// <summary>
+        /// Mono's HTTP stack allows two connections per host by default; an editor following
+        /// several jobs keeps one stream open per job and still needs unary calls and downloads.
+        /// </summary>
+        static void RaiseConnectionLimit(Uri server)
+        {
+            try
+            {
+                var point = ServicePointManager.FindServicePoint(server);
+                if (point.ConnectionLimit < 32)
+                    point.ConnectionLimit = 32;
+            }
+            catch (Exception)
+            {
+                // Runtimes without ServicePoint limits (or that refuse this) need nothing here.
+            }
         }
 
         static bool IsTransportFailure(Exception e)

@@ -396,6 +396,39 @@ namespace Trellis2.Editor.Tests
         }
 
         [Test]
+        public void Several_streams_at_once_leave_room_for_other_calls()
+        {
+            // An editor follows every running job and still needs unary calls and downloads;
+            // Mono's default of two connections per host must not make them queue behind streams.
+            using (var client = Client())
+            {
+                var streams = new List<JobEventStream>();
+                try
+                {
+                    for (var i = 0; i < 4; i++)
+                    {
+                        var request = Request("parallel" + i);
+                        var job = AsyncTest.Run(() => client.CreateJobAsync(request, k_None));
+                        var stream = AsyncTest.Run(() => client.WatchJobAsync(job.Name, 0, k_None));
+                        streams.Add(stream);
+                        Assert.IsNotNull(AsyncTest.Run(() => stream.ReadNextAsync(k_None)));
+                    }
+                    client.UnaryTimeout = TimeSpan.FromSeconds(5);
+                    var info = AsyncTest.Run(() => client.GetServerInfoAsync(k_None));
+                    Assert.GreaterOrEqual(info.QueueDepth + info.RunningJobs, 1);
+                    foreach (var job in AsyncTest.Run(() => client.ListJobsAsync(null, k_None)).Jobs)
+                        if (job.Spec != null && job.Spec.DisplayName.StartsWith("parallel", StringComparison.Ordinal))
+                            AsyncTest.Run(() => client.CancelJobAsync(job.Name, k_None));
+                }
+                finally
+                {
+                    foreach (var stream in streams)
+                        stream.Dispose();
+                }
+            }
+        }
+
+        [Test]
         public void Invalid_image_is_refused_with_advice()
         {
             using (var client = Client())
