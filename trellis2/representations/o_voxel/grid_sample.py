@@ -22,6 +22,45 @@ _CORNERS = torch.tensor(
 )  # [8, 3]
 
 
+class CellTable:
+    """Trilinear lookup structure: for every cell (the cube between 8 voxel centres, named by its
+    lowest corner voxel) that touches an active voxel, the indices of its 8 corner voxels
+    ([M, 8], -1 where inactive; corner c = 4i + 2j + k for offset (i, j, k)). A query then needs
+    one hash lookup instead of eight.
+
+    coords [N, 3] int64 in [0, dims) per axis; dims (W, H, D).
+    """
+
+    def __init__(self, coords: torch.Tensor, dims: tuple[int, int, int]) -> None:
+        self.dims = dims
+        corners = _CORNERS.to(coords.device)
+        vox = VoxelHash(coords, torch.tensor(dims))
+        cells = (coords[:, None, :] - corners[None]).reshape(-1, 3)  # cells having this corner
+        keys = vox.key(cells)
+        if vox.dense is not None:  # dedupe by marking (much faster than sorting)
+            mark = torch.zeros(vox.dense.numel(), dtype=torch.bool, device=coords.device)
+            mark[keys] = True
+            keys = torch.nonzero(mark).squeeze(1)
+        else:
+            keys = torch.unique(keys)
+        d1, d2 = vox._d1, vox._d2
+        cz = keys % d2 - 1
+        cy = torch.div(keys, d2, rounding_mode="floor") % d1 - 1
+        cx = torch.div(keys, d1 * d2, rounding_mode="floor") - 1
+        cell_coords = torch.stack([cx, cy, cz], 1)
+        self.cells = VoxelHash(cell_coords, torch.tensor(dims))
+        self.corner_index = vox.lookup(cell_coords[:, None, :] + corners[None])  # [M, 8]
+
+    def lookup(self, base: torch.Tensor) -> torch.Tensor:
+        """base cell coords [L, 3] → corner indices [L, 8] (-1 where inactive / outside)."""
+        dims = torch.tensor(self.dims, device=base.device)
+        ok = ((base >= -1) & (base < dims)).all(-1)
+        cell = self.cells.lookup(torch.minimum(base.clamp_min(-1), dims - 1))
+        ok &= cell >= 0
+        idx = self.corner_index[cell.clamp_min(0)]
+        return torch.where(ok[:, None], idx, -1)
+
+
 def grid_sample_3d(
     feats: torch.Tensor,
     coords: torch.Tensor,
@@ -46,57 +85,50 @@ def grid_sample_3d(
         raise ValueError(f"mode must be 'trilinear' or 'nearest', got {mode!r}")
     b_count, _, w, h, d = (int(s) for s in shape)
     coords = coords.to(torch.int64)
-    # Batch folded into x so one sorted table serves every batch item: x' = b * (W + 2) + x.
-    stride = w + 2
-    folded = coords[:, 1:].clone()
-    folded[:, 0] += coords[:, 0] * stride
-    table = VoxelHash(folded, torch.tensor([b_count * stride, h, d]))
     out = torch.zeros(
         grid.shape[0], grid.shape[1], feats.shape[1], dtype=feats.dtype, device=feats.device
     )
-    for b in range(grid.shape[0]):
+    for b in range(min(grid.shape[0], b_count)):
+        sel = coords[:, 0] == b
+        idx_b = torch.nonzero(sel).squeeze(1)
+        f_b = feats[idx_b]
+        if mode == "trilinear":
+            table = CellTable(coords[idx_b, 1:], (w, h, d))
+        else:
+            table = VoxelHash(coords[idx_b, 1:], torch.tensor([w, h, d]))
         for s in range(0, grid.shape[1], chunk):
             q = grid[b, s : s + chunk].to(torch.float32)
-            out[b, s : s + chunk] = _sample(feats, table, q, b * stride, (w, h, d), mode)
+            if mode == "trilinear":
+                out[b, s : s + chunk] = _trilinear(f_b, table, q)
+            else:
+                out[b, s : s + chunk] = _nearest(f_b, table, q, (w, h, d))
     return out
 
 
-def _sample(feats, table, q, x_shift, dims, mode):
+def _nearest(feats, table, q, dims):
     dims_t = torch.tensor(dims, device=q.device)
-    if mode == "nearest":
-        cell = torch.trunc(q).to(torch.int64)
-        inside = ((cell >= 0) & (cell < dims_t)).all(-1)
-        cell = torch.minimum(cell.clamp_min(-1), dims_t)
-        cell[:, 0] += x_shift
-        idx = torch.where(inside, table.lookup(cell), -1)
-        res = feats[idx.clamp_min(0)]
-        return torch.where((idx >= 0)[:, None], res, torch.zeros_like(res))
+    cell = torch.trunc(q).to(torch.int64)
+    inside = ((cell >= 0) & (cell < dims_t)).all(-1)
+    idx = torch.where(inside, table.lookup(torch.minimum(cell.clamp_min(-1), dims_t)), -1)
+    res = feats[idx.clamp_min(0)]
+    return torch.where((idx >= 0)[:, None], res, torch.zeros_like(res))
+
+
+def _trilinear(feats, table: CellTable, q):
     qs = q - 0.5
     base = torch.floor(qs)
     frac = qs - base  # [L, 3]; weight of the +1 corner per axis
-    base = base.to(torch.int64)
-    # Corners outside the volume are inactive; clamp to the hash margin so keys stay unique.
-    lo_ok = (base >= 0) & (base < dims_t)  # corner offset 0 inside, per axis
-    hi_ok = (base + 1 >= 0) & (base + 1 < dims_t)
-    base = torch.minimum(base.clamp_min(-1), dims_t - 1)
-    base[:, 0] += x_shift
-    k0 = table.key(base)  # [L]
-    d1, d2 = table._d1, table._d2
-    idx = torch.empty(q.shape[0], 8, dtype=torch.int64, device=q.device)
-    wgt = torch.empty(q.shape[0], 8, dtype=torch.float32, device=q.device)
-    for c in range(8):
-        i, j, k = c >> 2, (c >> 1) & 1, c & 1
-        ok = (hi_ok if i else lo_ok)[:, 0] & (hi_ok if j else lo_ok)[:, 1]
-        ok &= (hi_ok if k else lo_ok)[:, 2]
-        found = table.lookup_keys(k0 + (i * d1 + j) * d2 + k)
-        idx[:, c] = torch.where(ok, found, -1)
-        wx = frac[:, 0] if i else 1.0 - frac[:, 0]
-        wy = frac[:, 1] if j else 1.0 - frac[:, 1]
-        wz = frac[:, 2] if k else 1.0 - frac[:, 2]
-        wgt[:, c] = wx * wy * wz
+    idx = table.lookup(base.to(torch.int64))  # [L, 8]
+    wx = torch.stack([1.0 - frac[:, 0], frac[:, 0]], 1)
+    wy = torch.stack([1.0 - frac[:, 1], frac[:, 1]], 1)
+    wz = torch.stack([1.0 - frac[:, 2], frac[:, 2]], 1)
+    wgt = (wx[:, :, None, None] * wy[:, None, :, None] * wz[:, None, None, :]).reshape(-1, 8)
     wgt = torch.where(idx >= 0, wgt, 0.0)
     wgt = wgt / wgt.sum(-1, keepdim=True).clamp_min(1e-12)
-    res = torch.einsum("lkc,lk->lc", feats[idx.clamp_min(0)].to(torch.float32), wgt)
+    # Weighted sum of gathered rows in one fused kernel (no [L, 8, C] intermediate).
+    res = torch.nn.functional.embedding_bag(
+        idx.clamp_min(0), feats.to(torch.float32), per_sample_weights=wgt, mode="sum"
+    )
     return res.to(feats.dtype)
 
 

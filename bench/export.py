@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: MIT
+"""Export path and preview backend timings (CPU), one table per case.
+
+Cases:
+  preview  the preview backend per stage on a 1024x1024 image (apple.png upscaled), default
+           export settings (texture 1024, decimation 100k); first run reported as warm-up.
+  dense    the issue-4 case: a ~1M-face flexible-dual-grid mesh with its attribute voxels
+           (the preview body of apple.png at grid 424) → 200k faces, 2048² textures.
+  convert  glTF → O-Voxel → GLB round trip of webgltf_barrel.glb with fidelity figures.
+
+Usage: python bench/export.py [--cases preview,dense,convert] [--runs 3] [--resolution 256]
+Pin the cores to reproduce a 2-core budget elsewhere: taskset -c 0,1 python bench/export.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("TRELLIS2_SHARED", REPO.parent / "shared"))
+
+from trellis2.generation.types import ExportSettings, GenerationParams  # noqa: E402
+from trellis2.postprocess import PBR_ATTR_LAYOUT, ExportReport, export_asset  # noqa: E402
+from trellis2.preview import PreviewBackend  # noqa: E402
+from trellis2.preview.body import build_ovoxel  # noqa: E402
+from trellis2.preview.silhouette import crop_to_object, image_to_rgba, resize_rgba  # noqa: E402
+from trellis2.representations.o_voxel import flexible_dual_grid_to_mesh  # noqa: E402
+
+AABB = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+
+
+class _Sink:
+    def progress(self, *args: object) -> None:
+        pass
+
+    def preview(self, *args: object) -> None:
+        pass
+
+
+def _table(title: str, rows: list[tuple[str, float]]) -> None:
+    print(f"\n{title}\n| step | s |\n|---|---|")
+    for name, sec in rows:
+        print(f"| {name} | {sec:.3f} |")
+
+
+def bench_preview(runs: int) -> None:
+    img = Image.open(SHARED / "images" / "apple.png").resize((1024, 1024), Image.Resampling.LANCZOS)
+    backend = PreviewBackend()
+    samples: list[dict[str, float]] = []
+    for i in range(runs + 1):
+        t = time.perf_counter()
+        asset = backend.generate(img, GenerationParams(), _Sink())
+        total = time.perf_counter() - t
+        row = {**backend.last_timings, "total": total}
+        if i == 0:
+            print(f"preview warm-up run: {total:.2f} s")
+        else:
+            samples.append(row)
+    keys = list(samples[0])
+    med = [(k, statistics.median(s[k] for s in samples)) for k in keys]
+    _table(
+        f"Preview backend, 1024x1024 apple.png, defaults ({asset.triangle_count} triangles, "
+        f"median of {runs})",
+        med,
+    )
+
+
+def bench_dense(grid: int) -> None:
+    rgba = crop_to_object(image_to_rgba(Image.open(SHARED / "images" / "apple.png")))
+    t = time.perf_counter()
+    ov = build_ovoxel(resize_rgba(rgba, 2 * grid), grid)
+    v, f = flexible_dual_grid_to_mesh(
+        torch.from_numpy(ov.coords.astype(np.int64)),
+        torch.from_numpy(ov.dual_vertices),
+        torch.from_numpy(ov.intersected),
+        None,
+        AABB,
+        grid_size=grid,
+    )
+    prep = time.perf_counter() - t
+    report = ExportReport()
+    t = time.perf_counter()
+    asset = export_asset(
+        v,
+        f,
+        ov.attrs,
+        ov.coords,
+        AABB,
+        ExportSettings(decimation_target=200_000, texture_size=2048),
+        grid_size=grid,
+        attr_layout=PBR_ATTR_LAYOUT,
+        report=report,
+    )
+    total = time.perf_counter() - t
+    rows = [(k, x) for k, x in report.timings.items()] + [("**export total**", total)]
+    _table(
+        f"Dense export: {len(f):,} faces, {len(ov.coords):,} voxels (grid {grid}; building it "
+        f"took {prep:.1f} s) → {asset.triangle_count:,} faces, 2048² textures, "
+        f"uv={report.uv_method}",
+        rows,
+    )
+
+
+def bench_convert(resolution: int) -> None:
+    from trellis2.postprocess.convert import convert_asset
+
+    _, rep = convert_asset(
+        SHARED / "assets" / "gltf" / "webgltf_barrel.glb",
+        resolution,
+        ExportSettings(decimation_target=200_000, texture_size=2048),
+    )
+    rows = list(rep.timings.items())
+    _table(
+        f"Round trip webgltf_barrel.glb at {resolution}: {rep.voxels:,} voxels, "
+        f"{rep.triangles:,} triangles, Chamfer {rep.chamfer_voxels:.3f} voxel, "
+        f"base colour PSNR {rep.base_color_psnr_db:.1f} dB",
+        rows,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default="preview,dense,convert")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dense-grid", type=int, default=424)
+    ap.add_argument("--resolution", type=int, default=256)
+    args = ap.parse_args()
+    cpus = len(os.sched_getaffinity(0))
+    print(
+        f"# {platform.node()} {platform.machine()}, {cpus} usable CPUs, torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    cases = args.cases.split(",")
+    if "preview" in cases:
+        bench_preview(args.runs)
+    if "dense" in cases:
+        bench_dense(args.dense_grid)
+    if "convert" in cases:
+        bench_convert(args.resolution)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
