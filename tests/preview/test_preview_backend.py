@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 from dataclasses import dataclass, field
@@ -95,9 +96,8 @@ def test_progress_covers_every_stage_in_order_and_previews_arrive(shared_dir, sm
     assert kinds == ["voxels", "mesh"]
     for _, glb, thumb in reporter.previews:
         assert glb_json(glb)["meshes"]
-        if thumb is not None:
-            assert Image.open(__import__("io").BytesIO(thumb)).size == (128, 128)
-    assert reporter.previews[1][2] is not None
+        assert thumb is not None
+        assert Image.open(io.BytesIO(thumb)).size == (128, 128)
 
 
 @pytest.mark.npm

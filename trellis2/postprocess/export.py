@@ -24,7 +24,7 @@ from trellis2.postprocess.closest_point import SurfaceProjector
 from trellis2.postprocess.decimate import simplify
 from trellis2.postprocess.normal_map import bake_normal_map, dense_normal_field
 from trellis2.postprocess.textured_mesh import TexturedMesh
-from trellis2.postprocess.topology import vertex_normals
+from trellis2.postprocess.topology import unique_edges, vertex_normals
 from trellis2.postprocess.uv import uv_unwrap
 
 PBR_ATTR_LAYOUT = {
@@ -46,6 +46,14 @@ class ExportReport:
     timings: dict[str, float] = field(default_factory=dict)
     dense_faces: int = 0
     uv_method: str = ""
+
+
+def has_open_edges(faces: np.ndarray, n_vertices: int) -> bool:
+    """True when some edge is used by a single face (the surface is not closed)."""
+    if len(faces) == 0:
+        return False
+    _, _, counts = unique_edges(faces, n_vertices)
+    return bool((counts == 1).any())
 
 
 def _np(x: object, dtype: type) -> np.ndarray:
@@ -183,7 +191,8 @@ def process_mesh(
         alpha=maps.alpha,
         normal_map=nmap,
         alpha_mode=alpha_mode,
-        double_sided=False,
+        # Closed shells are oriented outward and can be culled; open sheets must show both sides.
+        double_sided=has_open_edges(f, len(v)),
     )
 
 

@@ -20,7 +20,12 @@ from trellis2.generation.types import (
 )
 from trellis2.postprocess.export import EXPORT_STEPS, PBR_ATTR_LAYOUT, ExportReport, export_asset
 from trellis2.preview.body import build_ovoxel
-from trellis2.preview.render import mesh_preview_glb, mesh_thumbnail, voxel_preview_glb
+from trellis2.preview.render import (
+    mesh_preview_glb,
+    mesh_thumbnail,
+    voxel_preview_glb,
+    voxel_thumbnail,
+)
 from trellis2.preview.silhouette import crop_to_object, image_to_rgba, resize_rgba
 from trellis2.representations.o_voxel.flexible_dual_grid import flexible_dual_grid_to_mesh
 from trellis2.representations.o_voxel.grid_sample import sample_attrs
@@ -71,7 +76,11 @@ class PreviewBackend:
         timings["sparse_structure"] = time.perf_counter() - t
         coords = torch.from_numpy(ovoxel.coords.astype(np.int64))
         colors = ovoxel.attrs[:, 0:3]
-        reporter.preview("voxels", voxel_preview_glb(ovoxel.coords, colors, grid), None)
+        reporter.preview(
+            "voxels",
+            voxel_preview_glb(ovoxel.coords, colors, grid),
+            voxel_thumbnail(ovoxel.coords, colors, grid),
+        )
 
         reporter.progress("shape", 0, 1, _STAGE_START["shape"])
         t = time.perf_counter()

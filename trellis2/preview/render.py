@@ -41,7 +41,11 @@ def thumbnail_png(
     px = ((p[:, 0] - centre[0]) * scale + size / 2).astype(np.int64)
     py = (size / 2 - (p[:, 1] - centre[1]) * scale).astype(np.int64)
     c = colors.astype(np.float32)
-    if normals is not None:
+    if normals is None:
+        # No normals (voxel splats): darken with depth so the shape still reads.
+        span = max(float(np.ptp(p[:, 2])), 1e-9)
+        c = c * (1.0 - 0.5 * (p[:, 2] - p[:, 2].min()) / span)[:, None].astype(np.float32)
+    else:
         n = normals.astype(np.float64) @ rot.T
         light = np.array([-0.4, 0.5, -0.77])
         light /= np.linalg.norm(light)
@@ -132,6 +136,11 @@ def _nearest_colors(src: np.ndarray, colors: np.ndarray, dst: np.ndarray) -> np.
 
     _, idx = cKDTree(src).query(dst, k=1)
     return colors[idx]
+
+
+def voxel_thumbnail(coords: np.ndarray, colors: np.ndarray, grid_size: int) -> bytes:
+    """Thumbnail of voxel centres [N, 3] (grid indices) with their sRGB colours."""
+    return thumbnail_png((coords.astype(np.float32) + 0.5) / grid_size - 0.5, colors)
 
 
 def mesh_thumbnail(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> bytes:
