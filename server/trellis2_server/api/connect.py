@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
@@ -59,12 +59,6 @@ SERVICE = pb.DESCRIPTOR.services_by_name["AssetGenerationService"]
 PREFIX = f"/{SERVICE.full_name}/"
 # JSON carries bytes as base64 (4/3 larger); requests besides the image are small.
 _BODY_OVERHEAD = 64 * 1024
-
-
-class Core(Protocol):
-    """What this adapter needs from `core.service.AssetService`."""
-
-    async def authenticate(self, api_key: str | None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -207,7 +201,7 @@ class ConnectApp:
             return
         except Exception as exc:
             error = to_connect_error(exc)
-            if error.http_status in (413, 415):
+            if error.http_status == 413:  # refused before reading: a plain HTTP answer
                 await _send_unary_error(send, error)
                 return
             await send(start)

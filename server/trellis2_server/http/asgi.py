@@ -41,7 +41,7 @@ def header(scope: Scope, name: str) -> str | None:
     key = name.encode()
     for k, v in scope["headers"]:
         if k == key:
-            return v.decode("latin-1")
+            return bytes(v).decode("latin-1")
     return None
 
 
