@@ -8,7 +8,7 @@ namespace Trellis2.Editor
 {
     /// <summary>
     /// Downloads every file of an <see cref="ImportPlan"/> (resuming partial files, verifying
-    /// each digest) and reports overall progress in bytes. With a staging folder (the editor uses
+    /// each digest, retrying dropped connections) and reports overall progress in bytes. With a staging folder (the editor uses
     /// Library/Trellis2Downloads) files are downloaded outside Assets/ and moved in only when all
     /// of them are complete and verified, so the AssetDatabase never sees a partial file.
     /// </summary>
@@ -50,7 +50,7 @@ namespace Trellis2.Editor
                     IProgress<long> fileProgress = null;
                     if (progress != null)
                         fileProgress = new CallbackProgress(bytes => progress(baseline + bytes, total));
-                    await client.DownloadArtifactAsync(file.Artifact, destination, fileProgress,
+                    await DownloadWithRetriesAsync(client, file.Artifact, destination, fileProgress,
                         cancellationToken).ConfigureAwait(false);
                 }
                 done = baseline + file.Artifact.SizeBytes;
@@ -59,6 +59,32 @@ namespace Trellis2.Editor
             }
             if (stagingRoot != null)
                 Publish(plan, projectRoot, stagingRoot);
+        }
+
+        /// <summary>Attempts per file; each retry resumes from the bytes already on disk.</summary>
+        public const int k_Attempts = 4;
+
+        static async Task DownloadWithRetriesAsync(
+            Trellis2Client client, Artifact artifact, string destination, IProgress<long> progress,
+            CancellationToken cancellationToken)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await client.DownloadArtifactAsync(artifact, destination, progress, cancellationToken)
+                        .ConfigureAwait(false);
+                    return;
+                }
+                catch (Trellis2Exception e) when (attempt < k_Attempts
+                    && (e.IsTransient || e.Code == Trellis2ErrorCode.DigestMismatch))
+                {
+                    // A dropped connection resumes with a Range request; a corrupt file (deleted
+                    // by the digest check) starts over.
+                    await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), cancellationToken)
+                        .ConfigureAwait(false);
+                }
+            }
         }
 
         /// <summary>Moves every staged, verified file to its place in the project.</summary>
