@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--resolution", choices=sorted(RESOLUTIONS), default=None)
     gen.add_argument("--pipeline-type", choices=sorted(PIPELINES), default=None)
     gen.add_argument("--seed", type=int, default=42, help="-1 lets the server draw one")
+    gen.add_argument("--steps", type=int, default=None, help="sampler steps for every stage")
+    gen.add_argument(
+        "--guidance", type=float, default=None, help="guidance strength for every stage"
+    )
     gen.add_argument("--texture-size", type=int, default=0)
     gen.add_argument("--texture-format", choices=sorted(TEXTURE_FORMATS), default=None)
     gen.add_argument("--profile", choices=sorted(PROFILES), default=None)
@@ -164,8 +168,16 @@ def _request(args: argparse.Namespace, image: Path) -> pb.CreateJobRequest:
         container=CONTAINERS.get(args.container or "", 0),
         extra_textures=[EXTRA_TEXTURES[x] for x in args.extra_texture],
     )
+    sampler = pb.SamplerParams()
+    if args.steps is not None:
+        sampler.steps = args.steps
+    if args.guidance is not None:
+        sampler.guidance_strength = args.guidance
     req = pb.CreateJobRequest(
         image=data,
+        sparse_structure_sampler=sampler,
+        shape_slat_sampler=sampler,
+        tex_slat_sampler=sampler,
         pipeline_type=PIPELINES.get(pipeline, 0),
         export_options=export,
         priority=args.priority,
