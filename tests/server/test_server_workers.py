@@ -173,3 +173,29 @@ async def test_a_backend_that_cannot_load_keeps_health_down_and_refuses_jobs(
             assert "weights not found" in (err.value.details() or "")
     finally:
         await server.stop(0)
+
+
+async def test_a_full_queue_answers_resource_exhausted_with_retry_info(tmp_path: Path) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    server = await _start(tmp_path, max_queue_depth=1)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+            stub = _stub(ch)
+            running = await stub.CreateJob(job_request(make_png(), display_name="slow"))
+            async for ev in stub.WatchJob(pb.WatchJobRequest(name=running.name)):
+                if ev.WhichOneof("event") == "started":
+                    break
+            await stub.CreateJob(job_request(make_png(), display_name="waits", seed=1))
+            call = stub.CreateJob(job_request(make_png(), display_name="refused", seed=2))
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "queue is full" in (err.value.details() or "")
+            status = await rpc_status.aio.from_call(call)
+            retry = error_details_pb2.RetryInfo()
+            assert any(d.Unpack(retry) for d in status.details)
+            assert retry.retry_delay.seconds > 0
+    finally:
+        await server.stop(0)
