@@ -289,6 +289,7 @@ function renderDetail() {
   $("job-state").className = `state ${status}`;
   $("job-progress").value = job.progressFraction || 0;
   $("cancel").hidden = TERMINAL.has(job.state);
+  $("variation").hidden = !job.spec?.imageDigest;
   const p = job.lastProgress;
   let stage = "";
   if (status === "queued") stage = job.queuePosition ? `Waiting: #${job.queuePosition} in queue` : "Waiting in queue";
@@ -366,6 +367,35 @@ $("cancel").addEventListener("click", async () => {
     renderJobs();
   } catch (error) {
     showError(error, $("job-error"));
+  }
+});
+// Another take on the selected job: its input image (an artifact on the server) and settings
+// again, with a seed the server draws.
+$("variation").addEventListener("click", async () => {
+  const job = state.jobs.get(state.selected);
+  const spec = job?.spec;
+  if (!spec) return;
+  const button = $("variation");
+  button.disabled = true;
+  try {
+    const response = await fetch(`/v1/artifacts/${spec.imageDigest}`, { headers: authHeaders() });
+    if (!response.ok) throw new Error(`input image: HTTP ${response.status}`);
+    const request = {
+      image: base64(await response.arrayBuffer()),
+      displayName: spec.displayName || "asset",
+      exportOptions: spec.exportOptions || {},
+    };
+    for (const key of ["pipelineType", "sparseStructureSampler", "shapeSlatSampler", "texSlatSampler", "priority", "backend"]) {
+      if (spec[key] !== undefined) request[key] = spec[key];
+    }
+    const created = await unary("CreateJob", request);
+    mergeJob(created);
+    if (!state.order.includes(created.jobId)) state.order.unshift(created.jobId);
+    select(created.jobId);
+  } catch (error) {
+    showError(error, $("job-error"));
+  } finally {
+    button.disabled = false;
   }
 });
 $("wireframe").addEventListener("change", (e) => viewer.setWireframe(e.target.checked));

@@ -78,6 +78,20 @@ async function main() {
     out.downloadName = download.suggestedFilename();
     const path = await download.path();
     out.downloadDigest = createHash("sha256").update(readFileSync(path)).digest("hex");
+
+    // "New seed": the same image and settings again, as a new job that runs to the end.
+    const firstId = await page.getAttribute("#jobs li.job.selected", "data-job-id");
+    await page.click("#variation");
+    await page.waitForFunction(
+      (id) => {
+        const selected = document.querySelector("#jobs li.job.selected");
+        return selected && selected.dataset.jobId !== id && document.getElementById("job-state").textContent === "succeeded";
+      },
+      firstId,
+      { timeout: 150_000 },
+    );
+    const jobs = await page.locator("#jobs li.job").count();
+    out.variation = { jobs, differentJob: (await page.getAttribute("#jobs li.job.selected", "data-job-id")) !== firstId };
   } finally {
     await browser.close();
   }

@@ -75,3 +75,4 @@ def test_dashboard_submits_follows_previews_and_downloads(
     assert model > 50.0, (empty, model)
     assert out["downloadDigest"] == out["expectedDigest"]
     assert re.fullmatch(r"apple.*\.glb", out["downloadName"]), out["downloadName"]
+    assert out["variation"]["differentJob"] and out["variation"]["jobs"] >= 2
