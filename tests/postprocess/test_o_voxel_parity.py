@@ -91,3 +91,24 @@ def test_mesh_with_voxel_query_attrs_is_the_sparse_trilinear_sample(flexgemm_io)
     # Queries outside the volume are clipped by FlexGEMM's shape; compare those inside.
     inside = ((g["gs.query"][0] >= 0) & (g["gs.query"][0] < res)).all(1)
     assert_verbose_allclose(mesh.query_attrs(xyz)[inside], expected[inside], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.gpu
+def test_mesh_extraction_and_sampling_on_cuda_equal_the_cpu_results(shape_dec_io, flexgemm_io):
+    d = shape_dec_io
+    sel = d["output.coords"][:, 0] == 0
+    args = [d["output.coords"][sel, 1:], d["output.vertices"][sel], d["output.intersected"][sel]]
+    w = d["output.quad_lerp"][sel]
+    v_cpu, f_cpu = flexible_dual_grid_to_mesh(*args, w, AABB, grid_size=128)
+    v_gpu, f_gpu = flexible_dual_grid_to_mesh(
+        *[a.cuda() for a in args], w.cuda(), AABB, grid_size=128
+    )
+    assert torch.equal(f_gpu.cpu(), f_cpu)
+    assert_verbose_allclose(v_gpu.cpu(), v_cpu, atol=1e-6, rtol=0)
+    g = flexgemm_io
+    for mode in ("trilinear", "nearest"):
+        out = grid_sample_3d(
+            g["gs.feats"].cuda(), g["gs.coords"].cuda(), g["gs.shape"].tolist(),
+            g["gs.query"].cuda(), mode,
+        )  # fmt: skip
+        assert_verbose_allclose(out.cpu(), g[f"gs.out_{mode}"], atol=1e-5, rtol=1e-5, name=mode)
