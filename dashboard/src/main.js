@@ -51,10 +51,13 @@ function el(tag, props = {}, ...children) {
 }
 
 function showError(error, where = $("banner")) {
-  const message = error instanceof ConnectError ? error.message : `network: ${error.message || error}`;
+  let message = error instanceof ConnectError ? error.message : `network: ${error.message || error}`;
+  if (error instanceof ConnectError && error.code === "unauthenticated") {
+    $("key-box").hidden = false;
+    message = `This server needs an API key: enter yours at the top right (${error.rawMessage}).`;
+  }
   where.textContent = message;
   where.hidden = false;
-  if (error instanceof ConnectError && error.code === "unauthenticated") $("key-box").hidden = false;
 }
 
 function clearBanner() {

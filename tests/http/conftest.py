@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_helpers import HttpServerProcess, create_job, unary, watch_to_end
+from http_helpers import (
+    ALPHA_KEY,
+    BETA_KEY,
+    HttpServerProcess,
+    create_job,
+    unary,
+    watch_to_end,
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +51,16 @@ def finished_job(http_server: HttpServerProcess, apple_b64: str) -> dict:
     assert "completed" in events[-1], events[-1]
     response = unary(http_server.url, "GetJob", {"name": job["name"]})
     return response.json()
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServerProcess]:
+    """A second server that requires API keys (teams alpha and beta)."""
+    root = tmp_path_factory.mktemp("keyed")
+    keys = root / "keys.txt"
+    keys.write_text(f"{ALPHA_KEY} alpha\n{BETA_KEY} beta\n")
+    server = HttpServerProcess(root / "data", "--api-keys-file", str(keys)).start()
+    try:
+        yield server
+    finally:
+        server.stop()

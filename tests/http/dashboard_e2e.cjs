@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Drives the web dashboard in headless Chromium (playwright-core, Debian's /usr/bin/chromium):
 // submit an image, follow the job to completed, wait for the 3D preview, download the asset.
-// Usage: node dashboard_e2e.cjs BASE_URL IMAGE OUT_DIR   (NODE_PATH = tools/node/node_modules)
+// Usage: node dashboard_e2e.cjs BASE_URL IMAGE OUT_DIR [API_KEY]  (NODE_PATH = tools/node/node_modules)
+// With API_KEY the page must ask for it (the server requires keys) before anything works.
 // Writes OUT_DIR/empty.png and OUT_DIR/model.png (viewer screenshots) and prints a JSON summary.
 "use strict";
 const { createHash } = require("node:crypto");
@@ -9,7 +10,7 @@ const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
 const { chromium } = require("playwright-core");
 
-const [baseUrl, imagePath, outDir] = process.argv.slice(2);
+const [baseUrl, imagePath, outDir, apiKey] = process.argv.slice(2);
 
 async function main() {
   const browser = await chromium.launch({
@@ -38,6 +39,15 @@ async function main() {
 
     const started = Date.now();
     await page.goto(baseUrl, { waitUntil: "load" });
+    if (apiKey) {
+      await page.waitForSelector("#key-box:not([hidden])");
+      out.bannerBeforeKey = await page.textContent("#banner");
+      await page.fill("#api-key", apiKey);
+      await page.press("#api-key", "Enter");
+      await page.locator("#api-key").blur();
+      // The page asked for a key: its unauthenticated calls logged HTTP 401s, as they should.
+      out.consoleErrors = out.consoleErrors.filter((text) => !text.includes("401"));
+    }
     await page.waitForSelector("#server-info .chip");
     out.loadMs = Date.now() - started;
     out.chips = await page.locator("#server-info .chip").allTextContents();

@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 
 SERVICE = "/trellis2.v1.AssetGenerationService/"
+# API keys of the keyed_server fixture (teams alpha and beta).
+ALPHA_KEY = "key-alpha-0123456789"
+BETA_KEY = "key-beta-9876543210"
 # Small outputs keep one preview job around a second on two cores.
 SMALL_EXPORT = {"textureSize": 256, "decimationTarget": 2000}
 

@@ -4,27 +4,13 @@ Connect calls (unary and streaming) and artifact downloads alike; teams see only
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from http_helpers import HttpServerProcess, stream_json, unary
+from http_helpers import ALPHA_KEY, BETA_KEY, HttpServerProcess, stream_json, unary
 
 pytestmark = pytest.mark.timeout(120)
-ALPHA = {"authorization": "Bearer key-alpha-0123456789"}
-BETA = {"authorization": "Bearer key-beta-9876543210"}
-
-
-@pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServerProcess]:
-    root = tmp_path_factory.mktemp("keyed")
-    keys = root / "keys.txt"
-    keys.write_text("key-alpha-0123456789 alpha\nkey-beta-9876543210 beta\n")
-    server = HttpServerProcess(root / "data", "--api-keys-file", str(keys)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+ALPHA = {"authorization": f"Bearer {ALPHA_KEY}"}
+BETA = {"authorization": f"Bearer {BETA_KEY}"}
 
 
 def test_calls_without_or_with_a_wrong_key_are_unauthenticated(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from http_helpers import HttpServerProcess
+from http_helpers import ALPHA_KEY, HttpServerProcess
 from PIL import Image
 
 pytestmark = [pytest.mark.npm, pytest.mark.timeout(300)]
@@ -34,6 +34,27 @@ def built_dashboard(repo_dir: Path) -> None:
     subprocess.run([str(repo_dir / "scripts" / "build-dashboard.sh")], check=True, timeout=240)
 
 
+def _run_dashboard(
+    server: HttpServerProcess, repo_dir: Path, image: Path, out_dir: Path, *key: str
+) -> dict:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("Chromium missing; run scripts/install-tools.sh (apt-get install chromium)")
+    env = dict(os.environ, NODE_PATH=str(repo_dir / "tools" / "node" / "node_modules"))
+    result = subprocess.run(
+        ["node", str(HERE / "dashboard_e2e.cjs"), server.url, str(image), str(out_dir), *key],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=280,
+    )
+    assert result.returncode == 0, result.stderr[-3000:] + server.log()
+    out: dict = json.loads(result.stdout)
+    assert out["consoleErrors"] == []
+    assert out["state"] == "succeeded", out
+    assert out["downloadDigest"] == out["expectedDigest"]
+    return out
+
+
 def test_dashboard_submits_follows_previews_and_downloads(
     built_dashboard: None,
     http_server: HttpServerProcess,
@@ -41,38 +62,31 @@ def test_dashboard_submits_follows_previews_and_downloads(
     shared_dir: Path,
     tmp_path: Path,
 ) -> None:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail("Chromium missing; run scripts/install-tools.sh (apt-get install chromium)")
-    env = dict(os.environ, NODE_PATH=str(repo_dir / "tools" / "node" / "node_modules"))
-    result = subprocess.run(
-        [
-            "node",
-            str(HERE / "dashboard_e2e.cjs"),
-            http_server.url,
-            str(shared_dir / "images" / "apple.png"),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=280,
-    )
-    assert result.returncode == 0, result.stderr[-3000:] + http_server.log()
-    out = json.loads(result.stdout)
-    assert out["consoleErrors"] == []
+    out = _run_dashboard(http_server, repo_dir, shared_dir / "images" / "apple.png", tmp_path)
     assert any(chip.startswith("backend ") for chip in out["chips"])
-    assert out["state"] == "succeeded", out
     assert out["listed"] == "succeeded"
     assert any("completed" in line for line in out["events"])
     assert out["fractions"][-1] == 1
     # Every request stayed on this server: no CDN.
-    assert all(
-        url.startswith(http_server.url) or url.startswith("blob:") for url in out["requests"]
-    )
+    outside = [u for u in out["requests"] if not u.startswith((http_server.url, "blob:", "data:"))]
+    assert outside == []
     # The empty viewer is flat; with the model in it, the middle is not.
     empty, model = _variance(tmp_path / "empty.png"), _variance(tmp_path / "model.png")
     assert empty < 1.0, empty
     assert model > 50.0, (empty, model)
-    assert out["downloadDigest"] == out["expectedDigest"]
     assert re.fullmatch(r"apple.*\.glb", out["downloadName"]), out["downloadName"]
     assert out["variation"]["differentJob"] and out["variation"]["jobs"] >= 2
+
+
+def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere(
+    built_dashboard: None,
+    keyed_server: HttpServerProcess,
+    repo_dir: Path,
+    shared_dir: Path,
+    tmp_path: Path,
+) -> None:
+    image = shared_dir / "images" / "banana.png"
+    out = _run_dashboard(keyed_server, repo_dir, image, tmp_path, ALPHA_KEY)
+    assert "API key" in out["bannerBeforeKey"]
+    # Stream, viewer (GLTFLoader) and download (fetch + blob) all carried the key.
+    assert _variance(tmp_path / "model.png") > 50.0
