@@ -199,3 +199,21 @@ async def test_a_full_queue_answers_resource_exhausted_with_retry_info(tmp_path:
             assert retry.retry_delay.seconds > 0
     finally:
         await server.stop(0)
+
+
+async def test_many_concurrent_watchers_each_get_every_event_once(tmp_path: Path) -> None:
+    import asyncio
+
+    server = await _start(tmp_path)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+            stub = _stub(ch)
+            job = await stub.CreateJob(job_request(make_png(), display_name="fanout"))
+            results = await asyncio.gather(*(collect(stub, job.name) for _ in range(40)))
+            full = await collect(stub, job.name)
+            assert full[-1].WhichOneof("event") == "completed"
+            expected = [ev.SerializeToString() for ev in full]
+            for events in results:
+                assert [ev.SerializeToString() for ev in events] == expected
+    finally:
+        await server.stop(0)
