@@ -306,7 +306,9 @@ function renderDetail() {
   renderDownloads(job);
   if (status === "succeeded" && job.artifacts?.length) {
     const [main, ...rest] = job.artifacts;
-    show(main, rest, `${job.spec?.displayName || "asset"} · ${bytes(main.sizeBytes)}`);
+    const total = job.artifacts.reduce((sum, a) => sum + Number(a.sizeBytes || 0), 0);
+    const files = job.artifacts.length > 1 ? ` in ${job.artifacts.length} files` : "";
+    show(main, rest, `${job.spec?.displayName || "asset"} · ${bytes(total)}${files}`);
   }
 }
 

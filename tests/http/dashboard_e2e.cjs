@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Drives the web dashboard in headless Chromium (playwright-core, Debian's /usr/bin/chromium):
 // submit an image, follow the job to completed, wait for the 3D preview, download the asset.
-// Usage: node dashboard_e2e.cjs BASE_URL IMAGE OUT_DIR [API_KEY]  (NODE_PATH = tools/node/node_modules)
-// With API_KEY the page must ask for it (the server requires keys) before anything works.
+// Usage: node dashboard_e2e.cjs BASE_URL IMAGE OUT_DIR [API_KEY [CONTAINER]]
+// (NODE_PATH = tools/node/node_modules). With an API_KEY the page must ask for it (the server
+// requires keys) before anything works; CONTAINER is an AssetContainer name (default GLB).
 // Writes OUT_DIR/empty.png and OUT_DIR/model.png (viewer screenshots) and prints a JSON summary.
 "use strict";
 const { createHash } = require("node:crypto");
@@ -10,7 +11,7 @@ const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
 const { chromium } = require("playwright-core");
 
-const [baseUrl, imagePath, outDir, apiKey] = process.argv.slice(2);
+const [baseUrl, imagePath, outDir, apiKey, container] = process.argv.slice(2);
 
 async function main() {
   const browser = await chromium.launch({
@@ -59,6 +60,7 @@ async function main() {
     await page.selectOption("#texture-size", "256");
     await page.fill("#decimation", "2000");
     await page.fill("#seed", "5");
+    if (container) await page.selectOption("#container", container);
     await page.click("#submit");
 
     // Sample the progress bar while the job runs.
@@ -77,6 +79,7 @@ async function main() {
     out.fractions = fractions;
     out.events = await page.locator("#events li").allTextContents();
     out.listed = await page.locator("#jobs li.job.selected").getAttribute("data-state");
+    out.downloads = await page.locator("#downloads a").count();
 
     await page.waitForSelector('#viewer[data-state="loaded"]', { timeout: 60_000 });
     await page.waitForTimeout(300);

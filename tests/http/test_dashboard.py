@@ -78,7 +78,7 @@ def test_dashboard_submits_follows_previews_and_downloads(
     assert out["variation"]["differentJob"] and out["variation"]["jobs"] >= 2
 
 
-def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere(
+def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere_with_a_gltf_container(
     built_dashboard: None,
     keyed_server: HttpServerProcess,
     repo_dir: Path,
@@ -86,7 +86,10 @@ def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere(
     tmp_path: Path,
 ) -> None:
     image = shared_dir / "images" / "banana.png"
-    out = _run_dashboard(keyed_server, repo_dir, image, tmp_path, ALPHA_KEY)
+    out = _run_dashboard(keyed_server, repo_dir, image, tmp_path, ALPHA_KEY, "ASSET_CONTAINER_GLTF")
     assert "API key" in out["bannerBeforeKey"]
-    # Stream, viewer (GLTFLoader) and download (fetch + blob) all carried the key.
+    # .gltf + .bin + textures: the viewer resolved every companion file to its artifact URL,
+    # and stream, viewer requests and download (fetch + blob) all carried the key.
+    assert out["downloads"] >= 3
+    assert out["downloadName"].endswith(".gltf")
     assert _variance(tmp_path / "model.png") > 50.0
