@@ -7,6 +7,7 @@ Cases:
   dense    the issue-4 case: a ~1M-face flexible-dual-grid mesh with its attribute voxels
            (the preview body of apple.png at grid 424) → 200k faces, 2048² textures.
   convert  glTF → O-Voxel → GLB round trip of webgltf_barrel.glb with fidelity figures.
+  assets   the same round trip for every asset in shared/assets/gltf, one row each.
 
 Usage: python bench/export.py [--cases preview,dense,convert] [--runs 3] [--resolution 256]
 Pin the cores to reproduce a 2-core budget elsewhere: taskset -c 0,1 python bench/export.py
@@ -76,7 +77,7 @@ def bench_preview(runs: int) -> None:
     )
 
 
-def bench_dense(grid: int) -> None:
+def bench_dense(grid: int, device: str = "cpu") -> None:
     rgba = crop_to_object(image_to_rgba(Image.open(SHARED / "images" / "apple.png")))
     t = time.perf_counter()
     ov = build_ovoxel(resize_rgba(rgba, 2 * grid), grid)
@@ -91,10 +92,11 @@ def bench_dense(grid: int) -> None:
     prep = time.perf_counter() - t
     report = ExportReport()
     t = time.perf_counter()
+    attrs = torch.from_numpy(ov.attrs).to(device)
     asset = export_asset(
         v,
         f,
-        ov.attrs,
+        attrs,
         ov.coords,
         AABB,
         ExportSettings(decimation_target=200_000, texture_size=2048),
@@ -107,7 +109,7 @@ def bench_dense(grid: int) -> None:
     _table(
         f"Dense export: {len(f):,} faces, {len(ov.coords):,} voxels (grid {grid}; building it "
         f"took {prep:.1f} s) → {asset.triangle_count:,} faces, 2048² textures, "
-        f"uv={report.uv_method}",
+        f"uv={report.uv_method}, bake device={device}",
         rows,
     )
 
@@ -129,6 +131,31 @@ def bench_convert(resolution: int) -> None:
     )
 
 
+def bench_assets(resolution: int) -> None:
+    from trellis2.postprocess.convert import convert_asset
+
+    print(
+        f"\nRound trip of every asset at {resolution} (decimation 200k, texture 2048)\n"
+        "| asset | source tris | voxels | triangles | Chamfer (vox) | PSNR (dB) | convert s |"
+        " fidelity s |\n|---|---|---|---|---|---|---|---|"
+    )
+    for path in sorted((SHARED / "assets" / "gltf").glob("*.glb")):
+        import trimesh
+
+        src_tris = sum(len(g.faces) for g in trimesh.load(str(path), force="scene").dump())
+        t = time.perf_counter()
+        _, rep = convert_asset(
+            path, resolution, ExportSettings(decimation_target=200_000, texture_size=2048)
+        )
+        total = time.perf_counter() - t - rep.timings.get("fidelity", 0.0)
+        print(
+            f"| {path.stem} | {src_tris:,} | {rep.voxels:,} | {rep.triangles:,} | "
+            f"{rep.chamfer_voxels:.3f} | {rep.base_color_psnr_db:.1f} | {total:.1f} | "
+            f"{rep.timings.get('fidelity', 0.0):.1f} |",
+            flush=True,
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="preview,dense,convert")
@@ -147,8 +174,12 @@ def main() -> int:
         bench_preview(args.runs)
     if "dense" in cases:
         bench_dense(args.dense_grid)
+    if "dense_cuda" in cases:
+        bench_dense(args.dense_grid, "cuda")
     if "convert" in cases:
         bench_convert(args.resolution)
+    if "assets" in cases:
+        bench_assets(args.resolution)
     return 0
 
 

@@ -108,3 +108,17 @@ def test_baked_texels_equal_the_sparse_trilinear_sample_of_the_voxels(small_ovox
     )[0]
     got = mesh.base_color[covered.numpy()]
     np.testing.assert_allclose(got, ref[:, 0:3].clamp(0, 1).numpy(), atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_bake_on_cuda_equals_the_cpu_bake(small_ovoxel):
+    from trellis2.postprocess.export import process_mesh
+
+    ov, v, f = small_ovoxel
+    kw = {"grid_size": 48, "decimation_target": 3000, "texture_size": 256}
+    cpu = process_mesh(v, f, ov.attrs, ov.coords, PBR_ATTR_LAYOUT, AABB, device="cpu", **kw)
+    gpu = process_mesh(v, f, ov.attrs, ov.coords, PBR_ATTR_LAYOUT, AABB, device="cuda", **kw)
+    np.testing.assert_array_equal(cpu.faces, gpu.faces)
+    np.testing.assert_allclose(cpu.base_color, gpu.base_color, atol=1e-4)
+    assert cpu.normal_map is not None and gpu.normal_map is not None
+    np.testing.assert_allclose(cpu.normal_map, gpu.normal_map, atol=1e-3)

@@ -64,26 +64,33 @@ def bake_attributes(
     origin: np.ndarray,
     voxel_size: float,
     snap: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
 ) -> BakedMaps:
     """Bake the attribute volume onto the unwrapped mesh.
 
     uv_vertices [V, 3] world (aabb frame, Z-up), uv_faces [F, 3], uvs [V, 2] in [0, 1];
     attr_coords [N, 3] int voxel coords, attr_feats [N, C]; attr_layout maps base_color, metallic,
     roughness, alpha to channel slices; origin [3] = aabb min; snap maps [L, 3] positions onto the
-    dense surface (closest point) or None.
+    dense surface (closest point) or None. `device` runs the rasteriser and the sampling there
+    (CUDA when available); results come back as numpy.
     """
     s = texture_size
-    fid, bary = rasterize_uv(torch.from_numpy(uvs), torch.from_numpy(uv_faces), s, s)
+    faces_t = torch.from_numpy(uv_faces).to(device)
+    fid, bary = rasterize_uv(torch.from_numpy(uvs).to(device), faces_t, s, s)
     mask = fid >= 0
     f = fid[mask]
     b = bary[mask]
-    tri = torch.from_numpy(uv_vertices.astype(np.float32))[torch.from_numpy(uv_faces)[f]]
+    tri = torch.from_numpy(uv_vertices.astype(np.float32)).to(device)[faces_t[f]]
     pos = (tri * b[:, :, None]).sum(1)  # [L, 3]
     if snap is not None:
-        pos = snap(pos)
-    feats = sample_attrs(attr_feats.float(), attr_coords, pos, origin, voxel_size)
-    feats = feats.clamp_(0.0, 1.0).numpy()
-    m = mask.numpy()
+        pos = snap(pos.cpu()).to(device)
+    feats = sample_attrs(
+        attr_feats.float().to(device), attr_coords.to(device), pos, origin, voxel_size
+    )
+    feats = feats.clamp_(0.0, 1.0).cpu().numpy()
+    pos = pos.cpu()
+    fid, bary = fid.cpu(), bary.cpu()
+    m = mask.cpu().numpy()
     fill = nearest_covered(m)
 
     def plane(sl: slice) -> np.ndarray:

@@ -85,6 +85,7 @@ def process_mesh(
     uv_time_limit_s: float = 10.0,
     normal_map: bool = True,
     snap_to_dense: bool | None = None,
+    device: torch.device | str | None = None,
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
 ) -> TexturedMesh:
@@ -93,7 +94,8 @@ def process_mesh(
     normal_map: bake a tangent-space normal map of the dense mesh (only when decimation removed
     faces; otherwise it would be flat). snap_to_dense: move texel positions to the closest point
     of the dense mesh before sampling attributes (None = when decimated and the covered texels
-    are at most SNAP_MAX_TEXELS, which bounds its cost)."""
+    are at most SNAP_MAX_TEXELS, which bounds its cost). device: where the rasteriser and the
+    voxel sampling run (None = the attribute tensor's device; mesh topology work is CPU)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     t = time.perf_counter()
@@ -117,6 +119,8 @@ def process_mesh(
     c = torch.as_tensor(_np(coords, np.int64))
     if c.shape[1] == 4:  # (batch, x, y, z) → (x, y, z)
         c = c[:, 1:]
+    if device is None:
+        device = attr_volume.device if isinstance(attr_volume, torch.Tensor) else "cpu"
     feats = torch.as_tensor(_np(attr_volume, np.float32))
     layout = _layout(attr_layout)
 
@@ -158,7 +162,17 @@ def process_mesh(
                 return torch.from_numpy(projector.project(pos.numpy())[0])
 
     maps = bake_attributes(
-        uvm.vertices, uvm.faces, uvm.uvs, texture_size, c, feats, layout, box[0], vs, snap=snap
+        uvm.vertices,
+        uvm.faces,
+        uvm.uvs,
+        texture_size,
+        c,
+        feats,
+        layout,
+        box[0],
+        vs,
+        snap=snap,
+        device=device,
     )
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
     lap("bake")
@@ -178,6 +192,7 @@ def process_mesh(
             maps.bary,
             maps.positions,
             maps.fill,
+            device=device,
         )
         lap("normal_map")
     return TexturedMesh(

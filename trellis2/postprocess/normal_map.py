@@ -48,6 +48,7 @@ def bake_normal_map(
     bary: np.ndarray,
     positions: np.ndarray,
     fill: tuple[np.ndarray, np.ndarray] | None = None,
+    device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Encoded tangent-space normal map [S, S, 3] in [0, 1] (flat = (0.5, 0.5, 1)).
 
@@ -72,8 +73,14 @@ def bake_normal_map(
     t_low /= np.maximum(np.linalg.norm(t_low, axis=1, keepdims=True), 1e-12)
     b_low = np.cross(n_low, t_low) * w
     coords, normals = field
-    n_hi = sample_attrs(normals, coords, torch.from_numpy(positions[mask]), origin, voxel_size)
-    n_hi = n_hi.numpy().astype(np.float64)
+    n_hi = sample_attrs(
+        normals.to(device),
+        coords.to(device),
+        torch.from_numpy(positions[mask]).to(device),
+        origin,
+        voxel_size,
+    )
+    n_hi = n_hi.cpu().numpy().astype(np.float64)
     n_len = np.linalg.norm(n_hi, axis=1, keepdims=True)
     # Texels the field does not reach keep the low-poly normal.
     n_hi = np.where(n_len > 1e-6, n_hi / np.maximum(n_len, 1e-12), n_low)

@@ -90,5 +90,12 @@ def _raster_chunk(coef, lo, bw, count, start, stop, width, eps, face_id, bary) -
     sel = inside.nonzero().squeeze(1)
     fs = f[sel]
     idx = (lo[fs, 1] + dy[sel]) * width + lo[fs, 0] + dx[sel]
+    # Texels on a shared edge are claimed by several faces: the highest face id wins (what a
+    # sequential last-write gives), so face id and barycentrics always come from the same face,
+    # on CPU and on CUDA (where duplicate scatters are unordered).
+    winner = face_id.clone()
+    winner.scatter_reduce_(0, idx, fs, reduce="amax")
+    keep = winner[idx] == fs
+    idx, fs = idx[keep], fs[keep]
     face_id[idx] = fs
-    bary[idx] = torch.stack([b0[sel], b1[sel], b2[sel]], 1)
+    bary[idx] = torch.stack([b0[sel][keep], b1[sel][keep], b2[sel][keep]], 1)
