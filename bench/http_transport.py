@@ -10,6 +10,7 @@ worker) and prints one table.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import json
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -50,11 +52,45 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(0.9 * (len(ordered) - 1))]
 
 
+async def fan_out(base: str, image_b64: str, watchers: int) -> list[float]:
+    """Opens `watchers` WatchJob streams on one job; returns, per stream, how long after the
+    server stored the completed event (its timestamp) the stream delivered it, in ms."""
+    limits = httpx.Limits(max_connections=watchers + 8)
+    async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
+        request = {
+            "image": image_b64, "seed": "4242", "pipelineType": "PIPELINE_TYPE_512",
+            "exportOptions": {"textureSize": 256, "decimationTarget": 2000},
+        }  # fmt: skip
+        job = (await client.post(SERVICE + "CreateJob", json=request)).json()
+        body = envelope(json.dumps({"name": job["name"]}).encode())
+
+        async def watch() -> float:
+            async with client.stream(
+                "POST", SERVICE + "WatchJob", content=body,
+                headers={"content-type": "application/connect+json"},
+            ) as response:  # fmt: skip
+                buf = b""
+                async for chunk in response.aiter_raw():
+                    buf += chunk
+                    while len(buf) >= 5:
+                        _flags, length = struct.unpack(">BI", buf[:5])
+                        if len(buf) < 5 + length:
+                            break
+                        event, buf = json.loads(buf[5 : 5 + length] or b"{}"), buf[5 + length :]
+                        if "completed" in event:
+                            stored = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+                            return (time.time() - stored.timestamp()) * 1000
+            raise RuntimeError("stream ended without a completed event")
+
+        return list(await asyncio.gather(*(watch() for _ in range(watchers))))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=200)
     p.add_argument("--jobs", type=int, default=10)
     p.add_argument("--mib", type=int, default=64)
+    p.add_argument("--watchers", type=int, default=100, help="concurrent streams; 0 skips")
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="bench-http-")) / "data"
@@ -129,6 +165,14 @@ def main() -> None:
             (f"GenerateAsset → first event (533 px PNG, {len(image) // 1024} KB)",
              f"{med:.1f} ms", f"{p90:.1f} ms")
         )  # fmt: skip
+
+        if args.watchers:
+            delays = asyncio.run(fan_out(base, b64, args.watchers))
+            med, p90 = quantiles(delays)
+            rows.append(
+                (f"{args.watchers} concurrent WatchJob streams: completed event stored → received",
+                 f"{med:.1f} ms", f"{p90:.1f} ms (max {max(delays):.1f})")
+            )  # fmt: skip
 
         blob = os.urandom(args.mib * 1024 * 1024)
         digest = ArtifactStore(data / "artifacts").put(blob, "model/gltf-binary").digest
