@@ -141,6 +141,8 @@ function visible(job) {
 }
 
 function renderJobs() {
+  // The list is rebuilt on every poll; keep keyboard focus on the same job.
+  const focused = document.activeElement?.closest?.("#jobs li")?.dataset.jobId;
   const items = [];
   for (const id of state.order) {
     const job = state.jobs.get(id);
@@ -166,7 +168,9 @@ function renderJobs() {
     );
     li.dataset.jobId = id;
     li.dataset.state = status;
+    li.tabIndex = 0;
     li.addEventListener("click", () => select(id));
+    li.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && select(id));
     items.push(li);
   }
   if (!items.length) items.push(el("li", { className: "muted", textContent: "No jobs yet." }));
@@ -175,6 +179,7 @@ function renderJobs() {
   const queued = jobs.filter((j) => j.state === "JOB_STATE_QUEUED").length;
   $("queue-summary").textContent = `${running} running · ${queued} queued`;
   $("jobs").replaceChildren(...items);
+  if (focused) items.find((li) => li.dataset.jobId === focused)?.focus();
 }
 
 for (const button of document.querySelectorAll(".filters button")) {

@@ -96,6 +96,7 @@ async def serve_artifact(service: Any, scope: Scope, receive: Receive, send: Sen
         (b"etag", etag.encode()),
         (b"cache-control", CACHE_CONTROL),
         (b"accept-ranges", b"bytes"),
+        (b"x-content-type-options", b"nosniff"),
     ]
     filename = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("filename")
     if filename:
