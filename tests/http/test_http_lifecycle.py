@@ -28,6 +28,13 @@ def test_small_responses_are_not_delayed_by_nagle(http_server: HttpServerProcess
     assert min(samples) < 0.025, sorted(samples)[:5]
 
 
+def test_healthz_reports_serving_once_the_backend_is_loaded(
+    http_server: HttpServerProcess,
+) -> None:
+    response = httpx.get(http_server.url + "/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "SERVING"})
+
+
 def test_stopping_the_server_ends_open_streams_with_unavailable(
     tmp_path: Path, apple_b64: str
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from trellis2_server.api import connect
 from trellis2_server.http import artifacts
-from trellis2_server.http.asgi import Receive, Scope, Send
+from trellis2_server.http.asgi import Receive, Scope, Send, respond_json
 from trellis2_server.http.dashboard import STATIC_DIR, Dashboard
 
 
@@ -39,8 +39,17 @@ class HttpApp:
             await self.connect(scope, receive, send)
         elif path.startswith(artifacts.PREFIX):
             await artifacts.serve_artifact(self.service, scope, receive, send)
+        elif path == "/healthz":
+            await self._health(send)
         else:
             await self.dashboard(scope, receive, send)
+
+    async def _health(self, send: Send) -> None:
+        """For load balancers and `curl -f` health checks: 200 once a worker has loaded the
+        backend, 503 before that and while stopping (like gRPC health's SERVING)."""
+        serving = bool(self.service.ready) and not getattr(self.service, "closing", False)
+        status = "SERVING" if serving else "NOT_SERVING"
+        await respond_json(send, 200 if serving else 503, {"status": status})
 
 
 def create_http_app(
