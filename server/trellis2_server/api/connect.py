@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,6 +60,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["AssetGenerationService"]
 PREFIX = f"/{SERVICE.full_name}/"
 # JSON carries bytes as base64 (4/3 larger); requests besides the image are small.
 _BODY_OVERHEAD = 64 * 1024
+_GZIP_MIN = 1024
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,14 @@ class ConnectApp:
             await _send_unary_error(send, to_connect_error(exc))
             return
         content_type = "application/json" if codec.name == "json" else "application/proto"
-        await respond(send, 200, codec.encode(response), content_type)
+        body = codec.encode(response)
+        headers = []
+        # Job lists compress ~10x; tiny replies are not worth it. Streams stay uncompressed:
+        # they carry GLB chunks whose textures are compressed already.
+        if len(body) >= _GZIP_MIN and "gzip" in (header(scope, "accept-encoding") or ""):
+            body = gzip.compress(body, compresslevel=5, mtime=0)
+            headers.append((b"content-encoding", b"gzip"))
+        await respond(send, 200, body, content_type, headers)
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, method: Method, codec: Codec
