@@ -462,6 +462,12 @@ function buildRequest(image) {
   put(exportOptions, "decimationTarget", $("decimation").value && Number($("decimation").value));
   if ($("normal-map").checked) exportOptions.normalMap = true;
   request.exportOptions = exportOptions;
+  for (const [prefix, key] of [["ss", "sparseStructureSampler"], ["shape", "shapeSlatSampler"], ["tex", "texSlatSampler"]]) {
+    const sampler = {};
+    put(sampler, "steps", $(`${prefix}-steps`).value && Number($(`${prefix}-steps`).value));
+    put(sampler, "guidanceStrength", $(`${prefix}-guidance`).value && Number($(`${prefix}-guidance`).value));
+    if (Object.keys(sampler).length) request[key] = sampler;
+  }
   return request;
 }
 

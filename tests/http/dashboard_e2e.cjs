@@ -61,6 +61,8 @@ async function main() {
     await page.fill("#decimation", "2000");
     await page.fill("#seed", "5");
     if (container) await page.selectOption("#container", container);
+    await page.click(".advanced summary");
+    await page.fill("#ss-steps", "12");
     await page.click("#submit");
 
     // Sample the progress bar while the job runs.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from http_helpers import ALPHA_KEY, HttpServerProcess
+from http_helpers import ALPHA_KEY, HttpServerProcess, unary
 from PIL import Image
 
 pytestmark = [pytest.mark.npm, pytest.mark.timeout(300)]
@@ -76,6 +76,12 @@ def test_dashboard_submits_follows_previews_and_downloads(
     assert model > 50.0, (empty, model)
     assert re.fullmatch(r"apple.*\.glb", out["downloadName"]), out["downloadName"]
     assert out["variation"]["differentJob"] and out["variation"]["jobs"] >= 2
+    # The form's options reached the job spec (the sampler override, then kept by "New seed").
+    jobs = unary(http_server.url, "ListJobs", {"pageSize": 500}).json()["jobs"]
+    specs = [j["spec"] for j in jobs if j["spec"].get("displayName") == "apple"]
+    assert len(specs) >= 2
+    assert all(s["sparseStructureSampler"]["steps"] == 12 for s in specs[:2])
+    assert all(s["exportOptions"]["textureSize"] == 256 for s in specs[:2])
 
 
 def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere_with_a_gltf_container(
