@@ -61,6 +61,8 @@ PREFIX = f"/{SERVICE.full_name}/"
 # JSON carries bytes as base64 (4/3 larger); requests besides the image are small.
 _BODY_OVERHEAD = 64 * 1024
 _GZIP_MIN = 1024
+# Messages larger than this are (de)serialized in a thread, off the event loop.
+_OFF_LOOP_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class ConnectApp:
             )
         else:
             data = decompress(body, header(scope, "content-encoding"), self.max_body)
-        return codec.decode(data, method.request_type), caller, timeout
+        return await _decode(codec, data, method.request_type), caller, timeout
 
     async def _unary(
         self, scope: Scope, receive: Receive, send: Send, method: Method, codec: Codec
@@ -186,7 +188,7 @@ class ConnectApp:
             await _send_unary_error(send, to_connect_error(exc))
             return
         content_type = "application/json" if codec.name == "json" else "application/proto"
-        body = codec.encode(response)
+        body = await _encode(codec, response)
         headers = []
         # Job lists compress ~10x; tiny replies are not worth it. Streams stay uncompressed:
         # they carry GLB chunks whose textures are compressed already.
@@ -257,13 +259,27 @@ async def _forward(
     try:
         async with asyncio.timeout(timeout):
             async for event in events:
-                body = envelope(codec.encode(event))
+                body = envelope(await _encode(codec, event))
                 await send({"type": "http.response.body", "body": body, "more_body": True})
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
+
+
+async def _decode(codec: Codec, data: bytes, message_type: type[Message]) -> Message:
+    # A 20 MB image is ~27 MB of base64 JSON: parsing it takes long enough to stall every
+    # other stream on the loop, so large bodies are parsed in a thread.
+    if len(data) < _OFF_LOOP_BYTES:
+        return codec.decode(data, message_type)
+    return await asyncio.to_thread(codec.decode, data, message_type)
+
+
+async def _encode(codec: Codec, message: Message) -> bytes:
+    if message.ByteSize() < _OFF_LOOP_BYTES:
+        return codec.encode(message)
+    return await asyncio.to_thread(codec.encode, message)
 
 
 async def _send_unary_error(send: Send, error: ConnectError) -> None:
