@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import socket
 import time
 
 import httpx
+import numpy as np
 import pytest
 from http_helpers import SERVICE, HttpServerProcess, envelope, stream_json, unary
+from PIL import Image
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -180,3 +183,17 @@ def test_server_keeps_serving_after_bad_input(http_server: HttpServerProcess) ->
     info = unary(http_server.url, "GetServerInfo", {})
     assert info.status_code == 200
     assert info.json()["limits"]["maxUploadBytes"] == str(2 * 1024 * 1024)  # int64 as string
+
+
+def test_an_image_just_under_the_upload_limit_is_accepted_over_json(
+    http_server: HttpServerProcess,
+) -> None:
+    # Base64 makes JSON bodies 4/3 larger than the image: the HTTP limit must allow for that.
+    noise = np.random.default_rng(0).integers(0, 256, (820, 820, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "PNG", compress_level=0)
+    image = buffer.getvalue()
+    assert 1.9 * 1024 * 1024 < len(image) < 2 * 1024 * 1024
+    created = unary(http_server.url, "CreateJob", {"image": base64.b64encode(image).decode()})
+    assert created.status_code == 200, created.text
+    unary(http_server.url, "CancelJob", {"name": created.json()["name"]})
