@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--priority", type=int, default=0)
     gen.add_argument("--data-dir", type=Path, help="embedded server's data (default: temporary)")
 
+    # Listed for --help only; main() hands "convert" to trellis2.postprocess.convert.main.
+    sub.add_parser("convert", help="textured glTF/GLB -> O-Voxel -> clean re-baked asset")
+
     jobs = sub.add_parser("jobs", help="list, inspect, follow or cancel jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)
     lst = jsub.add_parser("list")
@@ -103,6 +106,11 @@ def _add_remote(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["convert"]:
+        from trellis2.postprocess.convert import main as convert_main
+
+        return convert_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
