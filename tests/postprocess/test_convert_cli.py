@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: MIT
+"""`trellis2 convert INPUT -o OUTPUT --resolution R --report` end to end (in-process CLI)."""
+
+from __future__ import annotations
+
+import json
+
+from trellis2_server.cli import main as cli_main
+
+
+def test_convert_writes_the_asset_and_reports_fidelity_as_json(shared_dir, tmp_path, capsys):
+    out = tmp_path / "fox.glb"
+    code = cli_main(
+        [
+            "convert",
+            str(shared_dir / "assets" / "gltf" / "khronos_fox.glb"),
+            "-o",
+            str(out),
+            "--resolution",
+            "48",
+            "--texture-size",
+            "128",
+            "--decimation-target",
+            "3000",
+            "--profile",
+            "unity",
+            "--report",
+        ]
+    )
+    assert code == 0
+    assert out.read_bytes()[:4] == b"glTF"
+    report = json.loads(capsys.readouterr().out)
+    assert report["resolution"] == 48
+    assert 0 < report["triangles"] <= 3000
+    assert 0 <= report["chamfer_voxels"] < 0.5
+    assert report["base_color_psnr_db"] > 15
