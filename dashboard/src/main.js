@@ -342,6 +342,14 @@ function renderDownloads(job) {
     if (state.info?.authRequired) link.addEventListener("click", (e) => download(e, url, name));
     return link;
   });
+  if (links.length > 1) {
+    // A glTF container (or extra textures): all files in one zip, named as the .gltf expects.
+    const name = `${job.spec?.displayName || "asset"}.zip`;
+    const url = `/v1/jobs/${job.jobId}/files.zip`;
+    const zip = el("a", { href: url, download: name, className: "zip", textContent: `⬇ all files (.zip)` });
+    if (state.info?.authRequired) zip.addEventListener("click", (e) => download(e, url, name));
+    links.push(zip);
+  }
   $("downloads").replaceChildren(...links);
 }
 

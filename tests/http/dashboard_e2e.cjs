@@ -8,7 +8,7 @@
 "use strict";
 const { createHash } = require("node:crypto");
 const { readFileSync } = require("node:fs");
-const { join } = require("node:path");
+const { basename, extname, join } = require("node:path");
 const { chromium } = require("playwright-core");
 
 const [baseUrl, imagePath, outDir, apiKey, container] = process.argv.slice(2);
@@ -55,7 +55,7 @@ async function main() {
     await page.locator("#viewer").screenshot({ path: join(outDir, "empty.png") });
 
     await page.setInputFiles("#image", imagePath);
-    await page.fill("#display-name", "apple");
+    await page.fill("#display-name", basename(imagePath, extname(imagePath)));
     await page.selectOption("#pipeline", "PIPELINE_TYPE_512");
     await page.selectOption("#texture-size", "256");
     await page.fill("#decimation", "2000");
@@ -93,6 +93,12 @@ async function main() {
     out.downloadName = download.suggestedFilename();
     const path = await download.path();
     out.downloadDigest = createHash("sha256").update(readFileSync(path)).digest("hex");
+    const zipLink = page.locator("#downloads a.zip");
+    if (await zipLink.count()) {
+      const [zip] = await Promise.all([page.waitForEvent("download"), zipLink.click()]);
+      out.zipName = zip.suggestedFilename();
+      out.zipHead = readFileSync(await zip.path()).subarray(0, 2).toString("latin1");
+    }
 
     // "New seed": the same image and settings again, as a new job that runs to the end.
     const firstId = await page.getAttribute("#jobs li.job.selected", "data-job-id");

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 
 import httpx
 import pytest
@@ -102,3 +104,16 @@ def test_unknown_or_malformed_digests_are_404(http_server: HttpServerProcess) ->
     assert httpx.get(f"{http_server.url}/v1/artifacts/../../etc/passwd").status_code == 404
     assert httpx.get(f"{http_server.url}/v1/artifacts/ABC").status_code == 404
     assert httpx.post(f"{http_server.url}/v1/artifacts/{'0' * 64}").status_code == 405
+
+
+def test_a_finished_jobs_files_come_as_one_zip(
+    http_server: HttpServerProcess, finished_job: dict
+) -> None:
+    response = httpx.get(f"{http_server.url}/v1/jobs/{finished_job['jobId']}/files.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'attachment; filename="apple.zip"'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        digests = {hashlib.sha256(archive.read(n)).hexdigest() for n in archive.namelist()}
+    assert digests == {a["digest"] for a in finished_job["artifacts"]}
+    assert httpx.get(f"{http_server.url}/v1/jobs/nope/files.zip").status_code == 404

@@ -41,4 +41,7 @@ def test_teams_see_only_their_jobs_and_downloads_need_a_key(
     url = f"{keyed_server.url}/v1/artifacts/{job['spec']['imageDigest']}.png"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers=ALPHA).status_code == 200
+    bundle = f"{keyed_server.url}/v1/jobs/{job['jobId']}/files.zip"
+    assert httpx.get(bundle).status_code == 401
+    assert httpx.get(bundle, headers=BETA).status_code == 404  # another team's job
     unary(keyed_server.url, "CancelJob", {"name": job["name"]}, headers=ALPHA)

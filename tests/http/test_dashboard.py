@@ -98,4 +98,5 @@ def test_dashboard_asks_for_the_api_key_and_sends_it_everywhere_with_a_gltf_cont
     # and stream, viewer requests and download (fetch + blob) all carried the key.
     assert out["downloads"] >= 3
     assert out["downloadName"].endswith(".gltf")
+    assert (out["zipName"], out["zipHead"]) == ("banana.zip", "PK")
     assert _variance(tmp_path / "model.png") > 50.0

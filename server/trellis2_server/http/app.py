@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""The ASGI app behind the HTTP port: one router over three small handlers.
+"""The ASGI app behind the HTTP port: one router over small handlers.
 
-POST /trellis2.v1.AssetGenerationService/<Method>   Connect protocol (api/connect.py)
-GET  /v1/artifacts/<sha256>[.ext]                   resumable downloads (artifacts.py)
-GET  /, /assets/*                                   web dashboard (dashboard.py)
+- `POST /trellis2.v1.AssetGenerationService/<Method>`: Connect protocol (api/connect.py)
+- `GET /v1/artifacts/<sha256>[.ext]`: resumable downloads (artifacts.py)
+- `GET /v1/jobs/<job id>/files.zip`: a finished job's files in one zip (bundles.py)
+- `GET /healthz`: 200 SERVING once a backend is loaded, else 503
+- `GET /`, `/assets/*`: the web dashboard (dashboard.py)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trellis2_server.api import connect
-from trellis2_server.http import artifacts
+from trellis2_server.http import artifacts, bundles
 from trellis2_server.http.asgi import Receive, Scope, Send, respond_json
 from trellis2_server.http.dashboard import STATIC_DIR, Dashboard
 
@@ -39,6 +41,8 @@ class HttpApp:
             await self.connect(scope, receive, send)
         elif path.startswith(artifacts.PREFIX):
             await artifacts.serve_artifact(self.service, scope, receive, send)
+        elif path.startswith(bundles.PREFIX):
+            await bundles.serve_bundle(self.service, scope, receive, send)
         elif path == "/healthz":
             await self._health(send)
         else:
