@@ -34,6 +34,7 @@ from trellis2_server.server import start_server
 
 async def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("trellis2_server.api.connect").setLevel(logging.DEBUG)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     running = await start_server(parse_sequence(sys.argv[2:]), backend_factory=sys.argv[1] or None)

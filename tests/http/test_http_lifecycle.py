@@ -11,7 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from http_helpers import SERVICE, HttpServerProcess, create_job, envelope, read_envelopes
+from http_helpers import (
+    SERVICE,
+    HttpServerProcess,
+    create_job,
+    envelope,
+    read_envelopes,
+    watch_to_end,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,6 +40,26 @@ def test_healthz_reports_serving_once_the_backend_is_loaded(
 ) -> None:
     response = httpx.get(http_server.url + "/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "SERVING"})
+
+
+def test_a_client_hanging_up_stops_its_stream_but_not_the_job(
+    http_server: HttpServerProcess, apple_b64: str
+) -> None:
+    job = create_job(http_server.url, apple_b64, displayName="hangup", seed="61")
+    before = http_server.log_path.read_text().count("WatchJob: client hung up")
+    with httpx.stream(
+        "POST",
+        http_server.url + SERVICE + "WatchJob",
+        content=envelope(json.dumps({"name": job["name"]}).encode()),
+        headers={"content-type": "application/connect+json"},
+    ) as response:
+        next(read_envelopes(response.iter_bytes()))  # the queued event, then hang up
+    deadline = time.monotonic() + 10
+    while http_server.log_path.read_text().count("WatchJob: client hung up") == before:
+        assert time.monotonic() < deadline, "the server did not notice the hang-up"
+        time.sleep(0.05)
+    events = watch_to_end(http_server.url, job["name"])
+    assert "completed" in events[-1]
 
 
 def test_stopping_the_server_ends_open_streams_with_unavailable(

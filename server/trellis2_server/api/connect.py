@@ -221,7 +221,9 @@ class ConnectApp:
         await send(start)
         events: AsyncIterator[Message] = getattr(self.service, method.attr)(request, caller)
         # A client hanging up stops the stream (and the watch); the job itself keeps running.
-        await until_disconnect(_pump(events, codec, send, timeout, self._closing), receive)
+        pump = _pump(events, codec, send, timeout, self._closing)
+        if not await until_disconnect(pump, receive):
+            _LOGGER.debug("%s: client hung up; stream stopped", method.name)
 
 
 async def _pump(
