@@ -58,7 +58,9 @@ def bearer_token(scope: Scope) -> str | None:
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """Reads the whole request body, refusing (BodyTooLarge) as soon as it passes `limit`.
 
-    A declared Content-Length over the limit is refused before any body byte is read.
+    Nothing past the limit is kept. A declared Content-Length over the limit is refused at
+    once; the rest of the body is dropped unread when it is huge, or read and discarded (a
+    few seconds at most) so an HTTP/1.1 client gets the error instead of a reset.
     """
     declared = header(scope, "content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
