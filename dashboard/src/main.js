@@ -3,9 +3,10 @@
 // followed live through the WatchJob stream, with its model in the 3D viewer.
 
 import { ConnectError, authHeaders, serverStream, setApiKey, unary } from "./connect.js";
+import { initForm } from "./form.js";
+import { $, ago, artifactUrl, base64, bytes, el, short, stateName } from "./util.js";
 import { createViewer } from "./viewer.js";
 
-const $ = (id) => document.getElementById(id);
 const TERMINAL = new Set(["JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELED"]);
 const KEY_STORAGE = "trellis2.apiKey";
 
@@ -21,34 +22,7 @@ const state = {
 
 const viewer = createViewer($("viewer"), $("viewer-status"));
 
-// ---- helpers --------------------------------------------------------------------------
-
-const short = (value) => (value || "").replace(/^[A-Z_]+?_(?=[A-Z0-9]+$)/, "");
-const stateName = (job) => (job.state || "JOB_STATE_UNSPECIFIED").replace("JOB_STATE_", "").toLowerCase();
-const jobId = (name) => (name || "").replace(/^jobs\//, "");
-
-function bytes(n) {
-  n = Number(n || 0);
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function ago(time) {
-  if (!time) return "";
-  const s = (Date.now() - Date.parse(time)) / 1000;
-  if (s < 60) return `${Math.max(0, Math.round(s))} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return new Date(time).toLocaleDateString();
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) if (child != null) node.append(child);
-  return node;
-}
+// ---- messages -------------------------------------------------------------------------
 
 function showError(error, where = $("banner")) {
   let message = error instanceof ConnectError ? error.message : `network: ${error.message || error}`;
@@ -62,12 +36,6 @@ function showError(error, where = $("banner")) {
 
 function clearBanner() {
   $("banner").hidden = true;
-}
-
-function artifactUrl(artifact) {
-  const dot = (artifact.filename || "").lastIndexOf(".");
-  const ext = dot > 0 ? artifact.filename.slice(dot).toLowerCase() : "";
-  return `/v1/artifacts/${artifact.digest}${/^\.[a-z0-9]{1,8}$/.test(ext) ? ext : ""}`;
 }
 
 // ---- server info ----------------------------------------------------------------------
@@ -419,87 +387,12 @@ $("variation").addEventListener("click", async () => {
 $("wireframe").addEventListener("change", (e) => viewer.setWireframe(e.target.checked));
 $("reset-view").addEventListener("click", () => viewer.resetView());
 
-// ---- submitting -----------------------------------------------------------------------
-
-let imageFile = null;
-
-function takeImage(file) {
-  if (!file) return;
-  imageFile = file;
-  const preview = $("image-preview");
-  if (preview.src) URL.revokeObjectURL(preview.src);
-  preview.src = URL.createObjectURL(file);
-  preview.hidden = false;
-  $("drop-text").hidden = true;
-  if (!$("display-name").value) $("display-name").placeholder = file.name.replace(/\.[^.]+$/, "");
-}
-
-$("image").addEventListener("change", (e) => takeImage(e.target.files[0]));
-const drop = $("drop");
-drop.addEventListener("dragover", (e) => {
-  e.preventDefault();
-  drop.classList.add("over");
-});
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => {
-  e.preventDefault();
-  drop.classList.remove("over");
-  takeImage(e.dataTransfer.files[0]);
-});
-
-function base64(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}
-
-function buildRequest(image) {
-  const request = { image, displayName: $("display-name").value.trim() || $("display-name").placeholder || "asset" };
-  const exportOptions = { container: $("container").value };
-  const put = (object, key, value) => {
-    if (value !== "" && value != null) object[key] = value;
-  };
-  put(request, "backend", $("backend").value);
-  put(request, "pipelineType", $("pipeline").value);
-  put(request, "seed", $("seed").value);
-  put(request, "priority", Number($("priority").value || 0));
-  put(exportOptions, "textureSize", $("texture-size").value && Number($("texture-size").value));
-  put(exportOptions, "textureFormat", $("texture-format").value);
-  put(exportOptions, "profile", $("profile").value);
-  put(exportOptions, "decimationTarget", $("decimation").value && Number($("decimation").value));
-  if ($("normal-map").checked) exportOptions.normalMap = true;
-  request.exportOptions = exportOptions;
-  for (const [prefix, key] of [["ss", "sparseStructureSampler"], ["shape", "shapeSlatSampler"], ["tex", "texSlatSampler"]]) {
-    const sampler = {};
-    put(sampler, "steps", $(`${prefix}-steps`).value && Number($(`${prefix}-steps`).value));
-    put(sampler, "guidanceStrength", $(`${prefix}-guidance`).value && Number($(`${prefix}-guidance`).value));
-    if (Object.keys(sampler).length) request[key] = sampler;
-  }
-  return request;
-}
-
-$("job-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  $("form-error").textContent = "";
-  if (!imageFile) {
-    $("form-error").textContent = "Choose an image first.";
-    return;
-  }
-  const button = $("submit");
-  button.disabled = true;
-  try {
-    const request = buildRequest(base64(await imageFile.arrayBuffer()));
-    const job = await unary("CreateJob", request);
-    mergeJob(job);
-    if (!state.order.includes(job.jobId)) state.order.unshift(job.jobId);
-    select(job.jobId);
-  } catch (error) {
-    showError(error, $("form-error"));
-  } finally {
-    button.disabled = false;
-  }
-});
+initForm(async (request) => {
+  const job = await unary("CreateJob", request);
+  mergeJob(job);
+  if (!state.order.includes(job.jobId)) state.order.unshift(job.jobId);
+  select(job.jobId);
+}, showError);
 
 $("api-key").value = localStorage.getItem(KEY_STORAGE) || "";
 setApiKey($("api-key").value);
