@@ -70,3 +70,32 @@ def test_decoded_normal_map_matches_dense_normals_better_than_the_low_poly_mesh(
     err_low = np.median(angle(n_low, truth))
     # Measured: ~0.3 deg with the map vs ~6.4 deg for the interpolated low-poly normals.
     assert err_map < 0.6 * err_low, (err_map, err_low)
+
+
+def test_snapping_moves_texel_positions_onto_the_dense_surface():
+    from trellis2.postprocess.bake import bake_attributes
+    from trellis2.postprocess.cleanup import clean_mesh
+    from trellis2.postprocess.decimate import simplify
+    from trellis2.postprocess.uv import uv_unwrap
+
+    src = bumpy_sphere()
+    dense_v = src.vertices.astype(np.float32)
+    dense_f = src.faces.astype(np.int64)
+    low_v, low_f = clean_mesh(*simplify(dense_v, dense_f, 300))
+    uvm = uv_unwrap(low_v, low_f, method="charts", texture_size=128)
+    projector = SurfaceProjector(dense_v, dense_f)
+
+    def snap(pos: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(projector.project(pos.numpy())[0])
+
+    coords = torch.tensor([[0, 0, 0]])
+    feats = torch.zeros(1, 6)
+    layout = PBR_ATTR_LAYOUT
+    args = (uvm.vertices, uvm.faces, uvm.uvs, 128, coords, feats, layout, np.zeros(3), 1.0)
+    plain = bake_attributes(*args)
+    raw = plain.positions[plain.mask]
+    snapped = bake_attributes(*args, snap=snap).positions[plain.mask]
+    dist_raw = trimesh.proximity.closest_point_naive(src, raw[:200])[1]
+    dist_snapped = trimesh.proximity.closest_point_naive(src, snapped[:200])[1]
+    assert dist_raw.mean() > 1e-3
+    assert dist_snapped.max() < 1e-5
