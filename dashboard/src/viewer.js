@@ -39,8 +39,14 @@ export function createViewer(container, status) {
 
   const scene = new Scene();
   scene.background = new Color(0x2b2f36);
-  const pmrem = new PMREMGenerator(renderer);
-  scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+  // Image-based lighting is built on the first load: prefiltering the environment is quick on
+  // a GPU but takes seconds in a software renderer, and the page should not wait for it.
+  function ensureEnvironment() {
+    if (scene.environment) return;
+    const pmrem = new PMREMGenerator(renderer);
+    scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+    pmrem.dispose();
+  }
   const camera = new PerspectiveCamera(40, 1, 0.01, 100);
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.addEventListener("change", render);
@@ -122,6 +128,7 @@ export function createViewer(container, status) {
       const gltf = await loader.loadAsync(url);
       if (mine !== generation) return; // A newer load started meanwhile.
       clear(false);
+      ensureEnvironment();
       model = gltf.scene;
       scene.add(model);
       frame();
