@@ -102,3 +102,23 @@ def test_asset_with_blended_alpha_exports_blend_and_double_sided_sheets(shared_d
     path.write_bytes(asset.files[0].data)
     assert problems(validate(path)) == []
     assert asset.alpha_mode in ("BLEND", "MASK")
+
+
+def test_ambient_occlusion_darkens_an_inner_corner_and_leaves_open_faces_lit():
+    import torch
+
+    from trellis2.postprocess.occlusion import vertex_ambient_occlusion
+    from trellis2.representations.o_voxel.mesh_to_ovoxel import mesh_to_flexible_dual_grid
+
+    a = trimesh.creation.box((0.6, 0.2, 0.2))
+    b = trimesh.creation.box((0.2, 0.2, 0.6))
+    b.apply_translation((0.2, 0, 0.2))
+    shape = trimesh.util.concatenate([a, b])  # an L: the top of the long bar meets a wall
+    coords, _, _ = mesh_to_flexible_dual_grid(
+        torch.tensor(shape.vertices), torch.tensor(shape.faces), 64, [[-0.5] * 3, [0.5] * 3]
+    )
+    points = np.array([[-0.3, 0, 0.1001], [0.08, 0, 0.1001]], np.float32)
+    up = np.array([[0, 0, 1.0], [0, 0, 1.0]], np.float32)
+    ao = vertex_ambient_occlusion(points, up, coords.numpy(), np.full(3, -0.5), 1 / 64, 64)
+    assert ao[0] > 0.95  # open top far from the wall
+    assert ao[1] < 0.7  # next to the wall

@@ -18,11 +18,12 @@ import torch
 
 import trellis2
 from trellis2.generation.types import ExportSettings, GeneratedAsset, OutputFile
-from trellis2.postprocess.bake import bake_attributes, choose_alpha_mode
+from trellis2.postprocess.bake import bake_attributes, choose_alpha_mode, dilate_fill
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
 from trellis2.postprocess.closest_point import SurfaceProjector
 from trellis2.postprocess.decimate import simplify
 from trellis2.postprocess.normal_map import bake_normal_map, dense_normal_field
+from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
 from trellis2.postprocess.topology import unique_edges, vertex_normals
 from trellis2.postprocess.uv import uv_unwrap
@@ -88,6 +89,7 @@ def process_mesh(
     normal_map: bool = True,
     snap_to_dense: bool | None = None,
     device: torch.device | str | None = None,
+    ambient_occlusion: bool = True,
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
 ) -> TexturedMesh:
@@ -97,7 +99,9 @@ def process_mesh(
     faces; otherwise it would be flat). snap_to_dense: move texel positions to the closest point
     of the dense mesh before sampling attributes (None = when decimated and the covered texels
     are at most SNAP_MAX_TEXELS, which bounds its cost). device: where the rasteriser and the
-    voxel sampling run (None = the attribute tensor's device; mesh topology work is CPU)."""
+    voxel sampling run (None = the attribute tensor's device; mesh topology work is CPU).
+    ambient_occlusion: bake AO from the voxels (see trellis2.postprocess.occlusion) into the R
+    channel of the metallic-roughness texture, referenced as the occlusion texture (ORM)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     t = time.perf_counter()
@@ -198,6 +202,15 @@ def process_mesh(
             device=device,
         )
         lap("normal_map")
+    occ = None
+    if ambient_occlusion:
+        ao = vertex_ambient_occlusion(
+            uvm.vertices, normals, c.numpy(), box[0], vs, round(float(extent.max()) / vs)
+        )
+        occ = dilate_fill(
+            bake_occlusion(ao, uvm.faces, maps.face_id, maps.bary)[..., None], maps.mask, maps.fill
+        )
+        lap("occlusion")
     return TexturedMesh(
         vertices=uvm.vertices,
         faces=uvm.faces,
@@ -208,6 +221,7 @@ def process_mesh(
         roughness=maps.roughness,
         alpha=maps.alpha,
         normal_map=nmap,
+        occlusion=occ,
         alpha_mode=alpha_mode,
         # Closed shells are oriented outward and can be culled; open sheets must show both sides.
         double_sided=has_open_edges(f, len(v)),

@@ -52,6 +52,9 @@ class GltfMaterial:
     base_color: EncodedImage
     metallic_roughness: EncodedImage
     normal: EncodedImage | None = None
+    # The metallic-roughness image carries ambient occlusion in R (ORM): reference it as the
+    # occlusion texture too.
+    occlusion_in_mr: bool = False
     alpha_mode: str = "OPAQUE"
     alpha_cutoff: float = 0.5
     double_sided: bool = False
@@ -164,6 +167,8 @@ def build_gltf(
     mat: dict = {"name": material.name, "pbrMetallicRoughness": pbr}
     if material.normal is not None:
         mat["normalTexture"] = {"index": 2}
+    if material.occlusion_in_mr:
+        mat["occlusionTexture"] = {"index": 1}
     if material.alpha_mode != "OPAQUE":
         mat["alphaMode"] = material.alpha_mode
         if material.alpha_mode == "MASK":

@@ -65,7 +65,7 @@ class TexturedMesh:
 
     vertices [V, 3] f32, faces [F, 3] int64, uvs [V, 2] f32 (glTF convention), normals [V, 3] f32,
     maps float32 [S, S, C] in [0, 1]: base_color (3, sRGB values), metallic (1), roughness (1),
-    alpha (1), normal (3, tangent space encoded 0..1) or None.
+    alpha (1), normal (3, tangent space encoded 0..1) or None, occlusion (1, 1 = open) or None.
     """
 
     vertices: np.ndarray
@@ -77,6 +77,7 @@ class TexturedMesh:
     roughness: np.ndarray
     alpha: np.ndarray
     normal_map: np.ndarray | None
+    occlusion: np.ndarray | None = None
     alpha_mode: str = "OPAQUE"
     double_sided: bool = False
     extras: dict = field(default_factory=dict)
@@ -101,9 +102,10 @@ class TexturedMesh:
         if self.alpha_mode == "OPAQUE":
             rgba = rgba[..., :3]
         base = encode(rgba, fmts["base_color"], "basecolor")
-        mr = to_u8(
-            np.concatenate([np.zeros_like(self.roughness), self.roughness, self.metallic], axis=-1)
-        )
+        # ORM packing: R occlusion (when baked; glTF ignores R for metallic-roughness), G
+        # roughness, B metallic. The same image then serves as the occlusion texture.
+        occ_r = self.occlusion if self.occlusion is not None else np.zeros_like(self.roughness)
+        mr = to_u8(np.concatenate([occ_r, self.roughness, self.metallic], axis=-1))
         mr_img = encode(mr, fmts["metallic_roughness"], "metallic_roughness")
         normal_img = None
         if self.normal_map is not None:
@@ -117,6 +119,7 @@ class TexturedMesh:
                 base_color=base,
                 metallic_roughness=mr_img,
                 normal=normal_img,
+                occlusion_in_mr=self.occlusion is not None,
                 alpha_mode=self.alpha_mode,
                 double_sided=self.double_sided,
             ),
@@ -128,7 +131,8 @@ class TexturedMesh:
         )
         out = [(n, d, m, "asset" if i == 0 else "asset_part") for i, (n, d, m) in enumerate(files)]
         for kind in extra_textures:
-            img = encode(extra_texture(kind, self.metallic, self.roughness), "png", kind)
+            occ = None if self.occlusion is None else self.occlusion[..., 0]
+            img = encode(extra_texture(kind, self.metallic, self.roughness, occ), "png", kind)
             out.append((f"{self.name}_{kind}.png", img.data, img.mime, "extra_texture"))
         return out
 
