@@ -8,7 +8,7 @@ const { createHash } = require("node:crypto");
 const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
 const { createClient, ConnectError, Code } = require("@connectrpc/connect");
-const { createConnectTransport } = require("@connectrpc/connect-node");
+const { compressionGzip, createConnectTransport } = require("@connectrpc/connect-node");
 
 const [baseUrl, genDir, imagePath, format] = process.argv.slice(2);
 const api = require(join(genDir, "trellis2", "v1", "asset_generation_pb.js"));
@@ -16,6 +16,8 @@ const transport = createConnectTransport({
   baseUrl,
   httpVersion: "1.1",
   useBinaryFormat: format === "binary",
+  // The binary run also gzips requests over 1 KiB (CreateJob with its image).
+  sendCompression: format === "binary" ? compressionGzip : undefined,
 });
 const client = createClient(api.AssetGenerationService, transport);
 const image = readFileSync(imagePath);
