@@ -8,6 +8,7 @@ clean, target, clean) → orient faces outward → UV unwrap (bounded) → verte
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +28,8 @@ from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlus
 from trellis2.postprocess.textured_mesh import TexturedMesh
 from trellis2.postprocess.topology import unique_edges, vertex_normals
 from trellis2.postprocess.uv import uv_unwrap
+
+_LOGGER = logging.getLogger(__name__)
 
 PBR_ATTR_LAYOUT = {
     "base_color": slice(0, 3),
@@ -258,6 +261,11 @@ def to_glb(
     remeshing is not implemented (the clean-up path is always used) and charts come from our
     own clustering (see trellis2.postprocess.uv).
     """
+    if remesh:
+        _LOGGER.warning(
+            "to_glb(remesh=True): narrow-band remeshing is not implemented; "
+            "using the clean-up path (fill holes, decimate, repair, orient) instead"
+        )
     report = ExportReport()
     mesh = process_mesh(
         vertices,
