@@ -142,12 +142,8 @@ class GodotReplay:
     def start(cls, data_dir: Path, fixtures: Path, **config: Any) -> Iterator[GodotReplay]:
         """Runs the real server (preview backend, gRPC + HTTP listeners on free ports) on an
         event loop in a background thread, so the replay can use plain blocking sockets."""
-        try:
-            from trellis2_server.config import ServerConfig
-            from trellis2_server.http import start_http_server  # noqa: F401
-            from trellis2_server.server import _default_http_starter, start_server
-        except ImportError as exc:  # the server side of the protocol is not in this checkout
-            pytest.skip(f"server with HTTP/1.1 listener not importable: {exc}")
+        from trellis2_server.config import ServerConfig
+        from trellis2_server.server import _default_http_starter, start_server
 
         async def http_starter(service: Any, config: ServerConfig) -> tuple[int, Any]:
             from trellis2_server.http import start_http_server
