@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -96,17 +95,10 @@ class UnityTestServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        # Imported here: this file also runs as a script, where tests/ is not on sys.path.
+        from process_utils import stop_process_group
+
+        stop_process_group(self.proc)
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -5,10 +5,8 @@ import them by a unique module name.)"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from process_utils import stop_process_group
 
 SERVICE = "/trellis2.v1.AssetGenerationService/"
 # API keys of the keyed_server fixture (teams alpha and beta).
@@ -106,17 +105,7 @@ class HttpServerProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_process_group(self.proc)
 
 
 def unary(base: str, method: str, body: Any, **kwargs: Any) -> httpx.Response:

@@ -4,10 +4,8 @@ collection. (Kept out of conftest.py so tests can import them by a unique module
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image, ImageDraw
+from process_utils import stop_process_group
 from trellis2_server.api._gen.trellis2.v1 import asset_generation_pb2 as pb
 from trellis2_server.api._gen.trellis2.v1 import asset_generation_pb2_grpc as pb_grpc
 
@@ -88,17 +87,7 @@ class ServerProcess:
         """SIGTERM (graceful), then make sure the whole process group is gone."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_process_group(self.proc)
 
 
 def make_png(size: int = 96, color: str = "orange", mode: str = "RGBA") -> bytes:
