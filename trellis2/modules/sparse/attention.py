@@ -4,58 +4,20 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .. import fused
 from ..attention.dispatch import varlen_attention
-from ..attention.rope import RotaryPositionEmbedder
-from ..norm import MultiHeadRMSNorm
+from ..attention.modules import MultiHeadAttention
 from .tensor import SparseTensor
 
 
-class SparseMultiHeadAttention(nn.Module):
+class SparseMultiHeadAttention(MultiHeadAttention):
     """Self or cross attention for SparseTensor queries; same parameter names as the dense one.
 
     Self: every voxel attends to all voxels of its sample (varlen). Cross: every voxel attends to
     its sample's dense context tokens [B, L, C_ctx]. RoPE phases come from coords[:, 1:] and are
     cached on the voxel set.
     """
-
-    def __init__(
-        self,
-        channels: int,
-        num_heads: int,
-        ctx_channels: int | None = None,
-        type: str = "self",
-        attn_mode: str = "full",
-        qkv_bias: bool = True,
-        use_rope: bool = False,
-        rope_freq: tuple[float, float] = (1.0, 10000.0),
-        qk_rms_norm: bool = False,
-    ) -> None:
-        super().__init__()
-        if channels % num_heads:
-            raise ValueError(f"channels {channels} not divisible by num_heads {num_heads}")
-        if attn_mode != "full":
-            raise NotImplementedError("TRELLIS.2 flows use only full attention")
-        self.channels = channels
-        self.num_heads = num_heads
-        self.head_dim = channels // num_heads
-        self._type = type
-        self.use_rope = use_rope
-        self.qk_rms_norm = qk_rms_norm
-        ctx = channels if ctx_channels is None else ctx_channels
-        if type == "self":
-            self.to_qkv = nn.Linear(channels, channels * 3, bias=qkv_bias)
-        else:
-            self.to_q = nn.Linear(channels, channels, bias=qkv_bias)
-            self.to_kv = nn.Linear(ctx, channels * 2, bias=qkv_bias)
-        if qk_rms_norm:
-            self.q_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
-            self.k_rms_norm = MultiHeadRMSNorm(self.head_dim, num_heads)
-        self.to_out = nn.Linear(channels, channels)
-        if use_rope:
-            self.rope = RotaryPositionEmbedder(self.head_dim, rope_freq=rope_freq)
 
     def _phases(self, x: SparseTensor) -> torch.Tensor:
         key = f"rope_phases_{self.head_dim}_{self.rope.rope_freq}"
