@@ -10,31 +10,15 @@
 # Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_PIPELINE, LIMIT_NETWORKS; extra
 # arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
 #
-# The device image has torch + triton but none of our other dependencies and no network:
-# wheels found in .whl/ (spconv-triton) are installed offline into /tmp/site; a Triton cache
-# tarball in .tcache/ (written by an earlier run into $OUT) skips recompiling the kernels.
-# Carry .whl, .tcache and .shared (a copy of ../shared/fixtures) with the device call.
+# Setup (offline wheels, Triton cache, fixtures) is in bench/device_env.sh. Carry .whl, .tcache
+# and .shared with the device call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/trellis2-out}
+# shellcheck source=bench/device_env.sh
+source bench/device_env.sh
 STEPS=${STEPS:-"tests kernels networks pipeline"}
 TEST_PATHS=${TEST_PATHS:-"tests/kernels tests/models tests/pipelines"}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-export TRITON_CACHE_DIR=/tmp/triton-cache TRITON_CACHE_AUTOTUNING=1
-export PYTHONPATH="$PWD:$PWD/kernels:$PWD/server${PYTHONPATH:+:$PYTHONPATH}"
-PY=${PY:-python3}
 T0=$(date +%s)
-
-if compgen -G ".whl/*.whl" >/dev/null; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
-fi
-# Parity fixtures for the models' GPU tests: a copy of ../shared/fixtures in .shared/ (carried).
-[ -d .shared/fixtures ] && export TRELLIS2_SHARED="$PWD/.shared"
-if compgen -G ".tcache/triton-cache.tgz*" >/dev/null; then  # one file or split parts
-    mkdir -p /tmp/triton-cache && cat .tcache/triton-cache.tgz* | tar xzf - -C /tmp/triton-cache
-fi
 
 {
     date -u
@@ -72,5 +56,5 @@ step kernels "${LIMIT_KERNELS:-190}" $PY bench/kernels.py $QUICK_ARG --json "$OU
     ${NETWORKS_ARGS:---repeats 2}
 
 # The device tool returns files of at most 16 MiB: split the cache; carry the parts in .tcache/.
-tar czf - -C /tmp/triton-cache . 2>/dev/null | split -b 15M -d - "$OUT/triton-cache.tgz.part"
+save_triton_cache
 echo "=== total $(( $(date +%s) - T0 ))s"
