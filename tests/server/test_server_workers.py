@@ -5,6 +5,7 @@ test double (no real generation), because these tests are about the job machiner
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import grpc
@@ -217,3 +218,19 @@ async def test_many_concurrent_watchers_each_get_every_event_once(tmp_path: Path
                 assert [ev.SerializeToString() for ev in events] == expected
     finally:
         await server.stop(0)
+
+
+def test_workers_keep_compiled_kernels_and_autotuning_under_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trellis2_server.workers.process import use_persistent_kernel_cache
+
+    monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TRITON_CACHE_AUTOTUNING", raising=False)
+    use_persistent_kernel_cache(tmp_path / "data")
+    assert os.environ["TRITON_CACHE_DIR"] == str(tmp_path / "data" / "triton-cache")
+    assert os.environ["TRITON_CACHE_AUTOTUNING"] == "1"
+    # An operator's own setting wins.
+    monkeypatch.setenv("TRITON_CACHE_DIR", "/srv/cache")
+    use_persistent_kernel_cache(tmp_path / "data")
+    assert os.environ["TRITON_CACHE_DIR"] == "/srv/cache"
