@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+from trellis2 import perf
 from trellis2.modules.sparse import SparseTensor
 from trellis2.pipelines.samplers import (
     FlowEulerGuidanceIntervalSampler,
@@ -41,22 +44,28 @@ def test_rescaled_time_grids_match_the_reference_defaults() -> None:
     assert rescale_time_sequence(4, 3.0) == pytest.approx([1.0, 0.9, 0.75, 0.5, 0.0])
 
 
+# The call-order tests look at the two CFG passes one by one (the reference's way); the batched
+# variant is covered in test_cfg_batch.py.
+SEPARATE_CFG = replace(perf.current(), batch_cfg=False)
+
+
 def test_guidance_runs_two_passes_only_inside_the_closed_interval() -> None:
     model = RecordingLinearFlow()
     sampler = FlowEulerGuidanceIntervalSampler(sigma_min=1e-5)
     noise = torch.randn(2, 8, 4, 4, 4)
     cond = torch.randn(2, 5, 16)
-    sampler.sample(
-        model,
-        noise,
-        cond,
-        torch.zeros_like(cond),
-        steps=4,
-        guidance_strength=3.0,
-        guidance_rescale=0.5,
-        guidance_interval=[0.3, 0.9],
-        rescale_t=3.0,
-    )
+    with perf.use(SEPARATE_CFG):
+        sampler.sample(
+            model,
+            noise,
+            cond,
+            torch.zeros_like(cond),
+            steps=4,
+            guidance_strength=3.0,
+            guidance_rescale=0.5,
+            guidance_interval=[0.3, 0.9],
+            rescale_t=3.0,
+        )
     # The order the reference produced for these settings (fixtures/parity/README.md).
     assert model.calls == [
         (1.0, False),
@@ -73,17 +82,18 @@ def test_default_shape_settings_use_cfg_on_nine_of_twelve_steps() -> None:
     model = RecordingLinearFlow()
     sampler = FlowEulerGuidanceIntervalSampler(sigma_min=1e-5)
     cond = torch.randn(1, 3, 4)
-    sampler.sample(
-        model,
-        torch.randn(1, 4, 2, 2, 2),
-        cond,
-        torch.zeros_like(cond),
-        steps=12,
-        guidance_strength=7.5,
-        guidance_rescale=0.5,
-        guidance_interval=[0.6, 1.0],
-        rescale_t=3.0,
-    )
+    with perf.use(SEPARATE_CFG):
+        sampler.sample(
+            model,
+            torch.randn(1, 4, 2, 2, 2),
+            cond,
+            torch.zeros_like(cond),
+            steps=12,
+            guidance_strength=7.5,
+            guidance_rescale=0.5,
+            guidance_interval=[0.6, 1.0],
+            rescale_t=3.0,
+        )
     assert len(model.calls) == 21
 
 

@@ -23,6 +23,9 @@ from typing import Any
 
 import torch
 
+from trellis2 import perf
+from trellis2.pipelines.samplers.stage import StageInputs, batch_size
+
 # progress(step, total): called after each Euler step (1-based step).
 StepCallback = Callable[[int, int], None]
 
@@ -41,12 +44,7 @@ def _like(x: Any, values: torch.Tensor) -> Any:
 
 
 def _batch_size(x: Any) -> int:
-    if _is_sparse(x):
-        shape = getattr(x, "shape", None)
-        if shape is not None and len(shape) > 0:
-            return int(shape[0])
-        return int(x.coords[:, 0].max().item()) + 1
-    return int(x.shape[0])
+    return batch_size(x)
 
 
 def _device(x: Any) -> torch.device:
@@ -61,18 +59,20 @@ def rescale_time_sequence(steps: int, rescale_t: float) -> list[float]:
     return [rescale_t * t / (1 + (rescale_t - 1) * t) for t in t_seq]
 
 
-def per_sample_std(x: Any) -> torch.Tensor:
+def per_sample_std(x: Any, n_batch: int | None = None) -> torch.Tensor:
     """Std of each sample over all of its non-batch entries, broadcastable against `_feats(x)`.
 
     Dense [B, ...]: `torch.std` (unbiased), shape [B, 1, ...].
     Sparse: population std over all tokens and channels of that sample, shape [N, 1]
-    (one row per token, holding its sample's value). Computed with scatter ops, no host sync.
+    (one row per token, holding its sample's value). Computed with scatter ops; no host sync
+    when `n_batch` (the sample count) is given or x's batch layout is already cached.
     """
     if not _is_sparse(x):
         return x.std(dim=list(range(1, x.ndim)), keepdim=True)
     feats = x.feats.float()
     batch_idx = x.coords[:, 0].long()
-    n_batch = _batch_size(x)
+    if n_batch is None:
+        n_batch = _batch_size(x)
     channels = feats.shape[1]
     count = torch.zeros(n_batch, device=feats.device, dtype=feats.dtype)
     count.index_add_(0, batch_idx, torch.ones_like(batch_idx, dtype=feats.dtype))
@@ -97,6 +97,22 @@ class SamplerOutput:
     pred_x_0: list[Any] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Guidance:
+    """CFG settings: `strength` w (v = w v_cond + (1 - w) v_uncond), `rescale` phi, and the
+    closed `interval` of t in [0, 1] where CFG applies (None: every step)."""
+
+    strength: float = 1.0
+    rescale: float = 0.0
+    interval: tuple[float, float] | None = None
+
+    def weight(self, t: float) -> float:
+        """The guidance strength used at schedule value t (1.0 means the conditional pass only)."""
+        if self.interval is not None and not self.interval[0] <= t <= self.interval[1]:
+            return 1.0
+        return float(self.strength)
+
+
 class FlowEulerSampler:
     """Plain Euler sampler for rectified flow: x <- x - (t - t_prev) * v."""
 
@@ -113,21 +129,33 @@ class FlowEulerSampler:
         return ((1 - s) * x_t - x_0) / (s + (1 - s) * t)
 
     # --- network evaluation ---------------------------------------------------------------
-    def _call_model(
-        self, model: Callable[..., Any], x_t: Any, t_1000: torch.Tensor, cond: Any, **kwargs: Any
-    ) -> torch.Tensor:
-        return _feats(model(x_t, t_1000, cond, **kwargs))
-
     def _velocity(
-        self,
-        model: Callable[..., Any],
-        x_t: Any,
-        t: float,
-        t_1000: torch.Tensor,
-        cond: Any,
-        **kwargs: Any,
+        self, stage: StageInputs, x_t: Any, i: int, t: float, guidance: Guidance
     ) -> torch.Tensor:
-        return self._call_model(model, x_t, t_1000, cond, **kwargs)
+        """The (guided) velocity feats at step i. CFG runs as two calls, or as one batch-2B
+        call when the stage was built paired (`perf.current().batch_cfg`)."""
+        w = guidance.weight(t)
+        if w == 1:
+            return stage.velocity(x_t, i)
+        if w == 0:
+            return stage.velocity(x_t, i, negative=True)
+        if stage.paired:
+            v_pos, v_neg = stage.velocity_pair(x_t, i)
+        else:
+            v_pos = stage.velocity(x_t, i)
+            v_neg = stage.velocity(x_t, i, negative=True)
+        pred = w * v_pos + (1 - w) * v_neg
+        phi = float(guidance.rescale)
+        if phi > 0:
+            xt = _feats(x_t)
+            x0_pos = self._v_to_xstart(xt, t, v_pos)
+            x0_cfg = self._v_to_xstart(xt, t, pred)
+            std_pos = per_sample_std(_like(x_t, x0_pos), stage.batch)
+            std_cfg = per_sample_std(_like(x_t, x0_cfg), stage.batch)
+            x0_rescaled = x0_cfg * (std_pos / std_cfg)
+            x0 = phi * x0_rescaled + (1 - phi) * x0_cfg
+            pred = self._xstart_to_v(xt, t, x0)
+        return pred
 
     # --- loop ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -143,100 +171,64 @@ class FlowEulerSampler:
     ) -> SamplerOutput:
         """Integrate from t = 1 (`noise`) to t = 0 in `steps` Euler steps.
 
-        `kwargs` go to the velocity computation (guidance settings for the subclasses, and
-        model kwargs such as `concat_cond`, which reach every network call).
+        `kwargs` are model kwargs such as `concat_cond`, which reach every network call.
         """
         kwargs.pop("verbose", None)
-        t_seq = rescale_time_sequence(int(steps), float(rescale_t))
-        batch = _batch_size(noise)
-        # All time tensors up front: the loop then only indexes device memory.
-        t_1000_all = torch.tensor(
-            [1000.0 * t for t in t_seq[:-1]], dtype=torch.float32, device=_device(noise)
+        return self._run(model, noise, cond, None, steps, rescale_t, progress, Guidance(), kwargs)
+
+    def _run(
+        self,
+        model: Callable[..., Any],
+        noise: Any,
+        cond: Any,
+        neg_cond: Any,
+        steps: int,
+        rescale_t: float,
+        progress: StepCallback | None,
+        guidance: Guidance,
+        model_kwargs: dict[str, Any],
+    ) -> SamplerOutput:
+        opts = perf.current()
+        steps = int(steps)
+        t_seq = rescale_time_sequence(steps, float(rescale_t))
+        # Everything per stage (times, pair inputs, batch layout) is built here, so the loop
+        # below only launches device work and never reads device values back.
+        guided = any(guidance.weight(t) not in (0.0, 1.0) for t in t_seq[:-1])
+        stage = StageInputs(
+            model,
+            noise,
+            cond,
+            neg_cond,
+            model_kwargs,
+            t_seq,
+            paired=opts.batch_cfg and guided,
+            graphs=opts.cuda_graphs and _device(noise).type == "cuda",
         )
         sample = noise
         out = SamplerOutput(samples=None)
-        for i in range(int(steps)):
-            t, t_prev = t_seq[i], t_seq[i + 1]
-            x_t = _feats(sample)
-            v = self._velocity(model, sample, t, t_1000_all[i].expand(batch), cond, **kwargs)
-            pred_x0 = self._v_to_xstart(x_t, t, v)
-            x_prev = x_t - (t - t_prev) * v
-            sample = _like(sample, x_prev)
-            out.pred_x_t.append(sample)
-            out.pred_x_0.append(_like(sample, pred_x0))
-            if progress is not None:
-                progress(i + 1, int(steps))
+        try:
+            for i in range(steps):
+                t, t_prev = t_seq[i], t_seq[i + 1]
+                x_t = _feats(sample)
+                v = self._velocity(stage, sample, i, t, guidance)
+                pred_x0 = self._v_to_xstart(x_t, t, v)
+                x_prev = x_t - (t - t_prev) * v
+                sample = _like(sample, x_prev)
+                out.pred_x_t.append(sample)
+                out.pred_x_0.append(_like(sample, pred_x0))
+                if progress is not None:
+                    progress(i + 1, steps)
+        finally:
+            stage.release()
         out.samples = sample
         return out
 
 
 class FlowEulerCfgSampler(FlowEulerSampler):
-    """Euler sampler with classifier-free guidance and guidance rescale (two separate passes)."""
+    """Euler sampler with classifier-free guidance and guidance rescale on every step."""
 
-    def _velocity(
-        self,
-        model: Callable[..., Any],
-        x_t: Any,
-        t: float,
-        t_1000: torch.Tensor,
-        cond: Any,
-        neg_cond: Any = None,
-        guidance_strength: float = 1.0,
-        guidance_rescale: float = 0.0,
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        w = float(guidance_strength)
-        if w == 1:
-            return self._call_model(model, x_t, t_1000, cond, **kwargs)
-        if w == 0:
-            return self._call_model(model, x_t, t_1000, neg_cond, **kwargs)
-        v_pos = self._call_model(model, x_t, t_1000, cond, **kwargs)
-        v_neg = self._call_model(model, x_t, t_1000, neg_cond, **kwargs)
-        pred = w * v_pos + (1 - w) * v_neg
-        phi = float(guidance_rescale)
-        if phi > 0:
-            xt = _feats(x_t)
-            x0_pos = self._v_to_xstart(xt, t, v_pos)
-            x0_cfg = self._v_to_xstart(xt, t, pred)
-            std_pos = per_sample_std(_like(x_t, x0_pos))
-            std_cfg = per_sample_std(_like(x_t, x0_cfg))
-            x0_rescaled = x0_cfg * (std_pos / std_cfg)
-            x0 = phi * x0_rescaled + (1 - phi) * x0_cfg
-            pred = self._xstart_to_v(xt, t, x0)
-        return pred
-
-
-class FlowEulerGuidanceIntervalSampler(FlowEulerCfgSampler):
-    """CFG only while `guidance_interval[0] <= t <= guidance_interval[1]` (t in [0, 1], the
-    rescaled schedule value, before the x1000); outside it only the conditional pass runs."""
-
-    def _velocity(
-        self,
-        model: Callable[..., Any],
-        x_t: Any,
-        t: float,
-        t_1000: torch.Tensor,
-        cond: Any,
-        neg_cond: Any = None,
-        guidance_strength: float = 1.0,
-        guidance_rescale: float = 0.0,
-        guidance_interval: Sequence[float] = (0.0, 1.0),
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        lo, hi = float(guidance_interval[0]), float(guidance_interval[1])
-        if not lo <= t <= hi:
-            guidance_strength = 1.0
-        return super()._velocity(
-            model,
-            x_t,
-            t,
-            t_1000,
-            cond,
-            neg_cond=neg_cond,
-            guidance_strength=guidance_strength,
-            guidance_rescale=guidance_rescale,
-            **kwargs,
-        )
+    def _guidance(self, strength: float, rescale: float, interval: Any) -> Guidance:
+        return Guidance(float(strength), float(rescale), None)
 
     @torch.no_grad()
     def sample(  # type: ignore[override]
@@ -253,25 +245,24 @@ class FlowEulerGuidanceIntervalSampler(FlowEulerCfgSampler):
         progress: StepCallback | None = None,
         **kwargs: Any,
     ) -> SamplerOutput:
-        """Sample with CFG inside the guidance interval. Returns `SamplerOutput`.
+        """Sample with CFG. Returns `SamplerOutput`.
 
         `noise`: dense [B, C, ...] or sparse feats [N, C]; `cond` / `neg_cond`: [B, L, C_cond]
-        (the pipeline uses zeros for `neg_cond`). Extra kwargs (e.g. `concat_cond`) reach both
-        passes.
+        (the pipeline uses zeros for `neg_cond`). Extra kwargs (e.g. `concat_cond`) reach every
+        network call. With `perf.current().batch_cfg` both passes run as one batch of 2B.
         """
-        return super().sample(
-            model,
-            noise,
-            cond,
-            steps=steps,
-            rescale_t=rescale_t,
-            progress=progress,
-            neg_cond=neg_cond,
-            guidance_strength=guidance_strength,
-            guidance_rescale=guidance_rescale,
-            guidance_interval=guidance_interval,
-            **kwargs,
-        )
+        kwargs.pop("verbose", None)
+        guidance = self._guidance(guidance_strength, guidance_rescale, guidance_interval)
+        return self._run(model, noise, cond, neg_cond, steps, rescale_t, progress, guidance, kwargs)
+
+
+class FlowEulerGuidanceIntervalSampler(FlowEulerCfgSampler):
+    """CFG only while `guidance_interval[0] <= t <= guidance_interval[1]` (t in [0, 1], the
+    rescaled schedule value, before the x1000); outside it only the conditional pass runs."""
+
+    def _guidance(self, strength: float, rescale: float, interval: Any) -> Guidance:
+        lo, hi = float(interval[0]), float(interval[1])
+        return Guidance(float(strength), float(rescale), (lo, hi))
 
 
 SAMPLERS: dict[str, type[FlowEulerSampler]] = {

@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: MIT
+"""Flow-network calls of one sampler stage, optionally replayed from CUDA graphs.
+
+`StageModel(model, graphs=True)` is called as `call(variant, x, t, cond, **kwargs)` and returns
+the output features (dense [B, C, ...] or sparse feats [N, C]) as a fresh tensor. `variant`
+names a fixed input signature within the stage (the sampler uses "single" for batch B and
+"pair" for the batch-2B CFG call). With graphs on and every tensor on CUDA:
+
+1. the first call of a variant runs eagerly on a side stream (warms every cache the network
+   keeps on the voxel set, the fused kernels' self-checks, Triton autotuning and cuBLAS/cuDNN
+   plans) and returns that result;
+2. right after it, the network call is captured once into a CUDA graph with static input
+   buffers (x features, t, cond and any tensor kwarg); all graphs of a stage share one
+   memory pool;
+3. later calls of the variant copy their inputs into the static buffers (skipped for a tensor
+   that is the very one captured) and replay the graph.
+
+A sparse `x` must keep the same coords tensor (same voxel set and spatial cache) as the call
+that was captured; any other input shape or voxel set runs eagerly. A capture that fails
+(an op that syncs with the host, an unsupported kernel) is logged once per reason and that
+variant runs eagerly for the rest of the stage: a generation never fails because of graphs.
+`release()` frees the graphs and their pool (the sampler calls it when the stage ends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+_LOGGER = logging.getLogger(__name__)
+_WARNED: set[str] = set()
+
+
+def _is_sparse(x: Any) -> bool:
+    return not isinstance(x, torch.Tensor) and hasattr(x, "feats") and hasattr(x, "replace")
+
+
+def _feats(x: Any) -> torch.Tensor:
+    return x.feats if _is_sparse(x) else x
+
+
+def _warn_once(reason: str) -> None:
+    if reason not in _WARNED:
+        _WARNED.add(reason)
+        _LOGGER.warning("CUDA graph capture failed, running this stage eagerly: %s", reason)
+
+
+@dataclass
+class _Slot:
+    """One captured input: the tensor seen at capture time and its static buffer."""
+
+    source: torch.Tensor
+    static: torch.Tensor
+
+
+@dataclass
+class _Graph:
+    graph: Any  # torch.cuda.CUDAGraph
+    slots: list[_Slot]
+    out: torch.Tensor
+    coords: torch.Tensor | None  # the voxel set a sparse x was captured on
+
+
+class StageModel:
+    """The flow network of one sampler stage; see the module docstring."""
+
+    def __init__(self, model: Callable[..., Any], graphs: bool = False) -> None:
+        self.model = model
+        self.graphs_enabled = bool(graphs) and torch.cuda.is_available()
+        self._graphs: dict[str, _Graph] = {}
+        self._eager_only: set[str] = set()
+        self._pool: Any = None
+        self.replays = 0  # bookkeeping for tests and benches
+        self.captures = 0
+
+    # ------------------------------------------------------------------ public
+    def __call__(self, variant: str, x: Any, t: torch.Tensor, cond: Any, **kwargs: Any):
+        if not self._graphable(variant, x, t, cond, kwargs):
+            return _feats(self.model(x, t, cond, **kwargs))
+        entry = self._graphs.get(variant)
+        if entry is not None:
+            if self._matches(entry, x, t, cond, kwargs):
+                return self._replay(entry, x, t, cond, kwargs)
+            return _feats(self.model(x, t, cond, **kwargs))
+        out = self._warm(x, t, cond, kwargs)
+        self._capture(variant, x, t, cond, kwargs)
+        return out
+
+    def release(self) -> None:
+        """Drop every graph, static buffer and the shared pool of this stage."""
+        self._graphs.clear()
+        self._eager_only.clear()
+        self._pool = None
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self._graphs)
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def _leaves(x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]) -> list[Any]:
+        """Every input in a fixed order: x, t, cond, then kwargs by name (sparse → feats)."""
+        items = [x, t, cond, *(kwargs[k] for k in sorted(kwargs))]
+        return [_feats(v) if _is_sparse(v) else v for v in items]
+
+    def _graphable(
+        self, variant: str, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]
+    ) -> bool:
+        if not self.graphs_enabled or variant in self._eager_only:
+            return False
+        tensors = [v for v in self._leaves(x, t, cond, kwargs) if isinstance(v, torch.Tensor)]
+        return bool(tensors) and all(v.is_cuda for v in tensors)
+
+    def _matches(
+        self, entry: _Graph, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]
+    ) -> bool:
+        if _is_sparse(x) and x.coords is not entry.coords:
+            return False
+        leaves = [v for v in self._leaves(x, t, cond, kwargs) if isinstance(v, torch.Tensor)]
+        if len(leaves) != len(entry.slots):
+            return False
+        return all(
+            v.shape == s.static.shape and v.dtype == s.static.dtype
+            for v, s in zip(leaves, entry.slots, strict=True)
+        )
+
+    # ------------------------------------------------------------------ graph work
+    def _warm(self, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]) -> torch.Tensor:
+        """Eager call on a side stream (as CUDA graph warm-up must be), result on this stream."""
+        main = torch.cuda.current_stream()
+        side = torch.cuda.Stream()
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            out = _feats(self.model(x, t, cond, **kwargs))
+        main.wait_stream(side)
+        out.record_stream(main)
+        return out
+
+    def _capture(
+        self, variant: str, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]
+    ) -> None:
+        slots = [
+            _Slot(v, v.detach().clone()) if isinstance(v, torch.Tensor) else None
+            for v in self._leaves(x, t, cond, kwargs)
+        ]
+
+        def static(i: int, value: Any) -> Any:
+            slot = slots[i]
+            if slot is None:
+                return value
+            return value.replace(slot.static) if _is_sparse(value) else slot.static
+
+        names = sorted(kwargs)
+        sx, st, sc = static(0, x), static(1, t), static(2, cond)
+        skw = {k: static(3 + i, kwargs[k]) for i, k in enumerate(names)}
+        try:
+            if self._pool is None:
+                self._pool = torch.cuda.graph_pool_handle()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+                out = _feats(self.model(sx, st, sc, **skw))
+        except Exception as exc:  # any capture problem: this variant stays eager
+            self._eager_only.add(variant)
+            _warn_once(f"{type(self.model).__name__} ({variant}): {type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):  # a broken device shows in the next call
+                torch.cuda.synchronize()
+            return
+        self.captures += 1
+        self._graphs[variant] = _Graph(
+            graph=graph,
+            slots=[s for s in slots if s is not None],
+            out=out,
+            coords=x.coords if _is_sparse(x) else None,
+        )
+
+    def _replay(
+        self, entry: _Graph, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]
+    ) -> torch.Tensor:
+        leaves = [v for v in self._leaves(x, t, cond, kwargs) if isinstance(v, torch.Tensor)]
+        for v, slot in zip(leaves, entry.slots, strict=True):
+            if v is not slot.source:
+                slot.static.copy_(v)
+        entry.graph.replay()
+        self.replays += 1
+        return entry.out.clone()  # the static output is overwritten by the next replay
