@@ -9,7 +9,8 @@ Two ops, each with a torch reference path in the modules that call them:
 
 They are used only for fp16/bf16 trunks on a device type with a registered implementation, so
 fp32 runs (parity) always take the exact reference path. On the first CUDA use the
-``trellis2_kernels`` Triton kernels are registered when importable. ``TRELLIS2_FUSED=0``
+``trellis2_kernels`` Triton kernels are registered when importable. ``perf.current()`` with
+``fused_kernels`` off or ``official_glue`` on (the official unfused ops), or ``TRELLIS2_FUSED=0``,
 disables all of it. Each implementation is checked once per device and dtype against the
 formulas on a small input; a mismatch or error disables it there. Fused results differ from the
 reference by trunk-dtype rounding only.
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from .. import perf
 
 _LOGGER = logging.getLogger(__name__)
 _IMPLS: dict[tuple[str, str], Callable[..., Any]] = {}
@@ -108,9 +111,17 @@ def _verified(op: str, fn: Callable[..., Any], x: torch.Tensor) -> bool:
     return _VERIFIED[key]
 
 
+def enabled() -> bool:
+    """Whether the current perf switches (and ``TRELLIS2_FUSED``) allow fused kernels."""
+    opts = perf.current()
+    if not opts.fused_kernels or opts.official_glue:
+        return False
+    return os.environ.get("TRELLIS2_FUSED", "1") != "0"
+
+
 def get(op: str, x: torch.Tensor) -> Callable[..., Any] | None:
     """The fused implementation of ``op`` for x, or None (use the reference path)."""
-    if x.dtype not in _HALF or os.environ.get("TRELLIS2_FUSED", "1") == "0":
+    if x.dtype not in _HALF or not enabled():
         return None
     if x.device.type == "cuda" and not _TRIED_KERNELS:
         _try_kernels()

@@ -18,9 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import perf
 from . import fused
 from .attention.modules import MultiHeadAttention
 from .norm import LayerNorm32
+from .sparse import official
 from .sparse.attention import SparseMultiHeadAttention
 from .sparse.tensor import SparseTensor
 
@@ -132,7 +134,10 @@ class _ModulatedCrossBlockBase(nn.Module):
         cross_attn: Callable[[torch.Tensor], torch.Tensor],
         batch_ids: torch.Tensor | None,
     ) -> torch.Tensor:
-        """The block on rows x [R, C] with the fused residual + LN + modulation kernel."""
+        """The block on rows x [R, C] with the fused residual + LN + modulation kernel.
+
+        mods are [B, C]; row r uses item batch_ids[r], or r // (R / B) when batch_ids is None
+        (equal-length items, rows item-major)."""
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
         kw = {"eps": 1e-6, "batch_ids": batch_ids}
         _, h = rnm(x, shift=shift_msa, scale=scale_msa, **kw)
@@ -140,6 +145,22 @@ class _ModulatedCrossBlockBase(nn.Module):
         x, h = rnm(x, cross_attn(h), None, shift=shift_mlp, scale=scale_mlp, **kw)
         x, _ = rnm(x, self.mlp(h), gate_mlp, norm=False, **kw)
         return x
+
+    def _torch_rows(
+        self,
+        x: torch.Tensor,
+        mods: tuple[torch.Tensor, ...],
+        self_attn: Callable[[torch.Tensor], torch.Tensor],
+        cross_attn: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """The block with torch ops (fp32 LayerNorm32) on x, mods already broadcastable to x
+        ([B, L, C] with [B, 1, C], or rows [N, C] with [N, C] or [1, C])."""
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
+        h = self.norm1(x) * (1 + scale_msa) + shift_msa
+        x = x + self_attn(h) * gate_msa
+        x = x + cross_attn(self.norm2(x))
+        h = self.norm3(x) * (1 + scale_mlp) + shift_mlp
+        return x + self.mlp(h) * gate_mlp
 
 
 class ModulatedTransformerCrossBlock(_ModulatedCrossBlockBase):
@@ -165,47 +186,48 @@ class ModulatedTransformerCrossBlock(_ModulatedCrossBlockBase):
                 None,
             )
             return out.view(b, length, c)
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        h = self.norm1(x)
-        h = h * (1 + scale_msa.unsqueeze(1)) + shift_msa.unsqueeze(1)
-        h = self.self_attn(h, phases=phases)
-        x = x + h * gate_msa.unsqueeze(1)
-        h = self.norm2(x)
-        x = x + self.cross_attn(h, context)
-        h = self.norm3(x)
-        h = h * (1 + scale_mlp.unsqueeze(1)) + shift_mlp.unsqueeze(1)
-        h = self.mlp(h)
-        return x + h * gate_mlp.unsqueeze(1)
+        return self._torch_rows(
+            x,
+            tuple(m.unsqueeze(1) for m in mods),
+            lambda h: self.self_attn(h, phases=phases),
+            lambda h: self.cross_attn(h, context),
+        )
 
 
 class ModulatedSparseTransformerCrossBlock(_ModulatedCrossBlockBase):
-    """Sparse block on x (SparseTensor [N, C]); mod [B, 6C] broadcast to each sample's rows."""
+    """Sparse block on x (SparseTensor [N, C]); mod [B, 6C] broadcast to each sample's rows.
+
+    Equal-length batches (``x.equal_length``, e.g. batched CFG) run as dense [B, T, C] blocks
+    (broadcast modulation, no per-row gathers); the choice uses host values cached on the voxel
+    set. Under ``perf.current().official_glue`` the reference's way is used instead: a host read
+    of the batch size and per-row copies of every modulation vector, whatever the batch.
+    """
 
     attn_cls = SparseMultiHeadAttention
 
     def forward(self, x: SparseTensor, mod: torch.Tensor, context: torch.Tensor) -> SparseTensor:
         mods = self._mods(mod)  # 6 x [B, C]
+        n, c = x.feats.shape
+
+        def self_attn(h: torch.Tensor) -> torch.Tensor:
+            return self.self_attn(x.replace(h.reshape(n, c))).feats.view(h.shape)
+
+        def cross_attn(h: torch.Tensor) -> torch.Tensor:
+            return self.cross_attn(x.replace(h.reshape(n, c)), context).feats.view(h.shape)
+
+        if perf.current().official_glue:
+            official.read_batch_size(x)  # the reference's shape read before broadcasting
+            mods = tuple(m[x.batch_ids] for m in mods)
+            return x.replace(self._torch_rows(x.feats, mods, self_attn, cross_attn))
+        t = x.equal_length
         rnm = fused.get("residual_norm_modulate", x.feats)
         if rnm is not None:
-            bid = x.batch_ids if x.batch_size > 1 else None
-            out = self._fused_rows(
-                rnm,
-                x.feats,
-                mods,
-                lambda h: self.self_attn(x.replace(h)).feats,
-                lambda h: self.cross_attn(x.replace(h), context).feats,
-                bid,
-            )
+            bid = x.batch_ids if x.batch_size > 1 and not t else None
+            out = self._fused_rows(rnm, x.feats, mods, self_attn, cross_attn, bid)
             return x.replace(out)
-        if x.batch_size > 1:  # per-row copies only when samples differ
-            mods = tuple(m[x.batch_ids] for m in mods)
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        f = x.feats
-        h = self.norm1(f) * (1 + scale_msa) + shift_msa
-        h = self.self_attn(x.replace(h)).feats
-        f = f + h * gate_msa
-        h = self.norm2(f)
-        f = f + self.cross_attn(x.replace(h), context).feats
-        h = self.norm3(f) * (1 + scale_mlp) + shift_mlp
-        f = f + self.mlp(h) * gate_mlp
-        return x.replace(f)
+        if t:  # [B, T, C] view: the [B, C] vectors broadcast, no per-row copies
+            rows = x.feats.view(n // t, t, c)
+            out = self._torch_rows(rows, tuple(m.unsqueeze(1) for m in mods), self_attn, cross_attn)
+            return x.replace(out.reshape(n, c))
+        mods = tuple(m[x.batch_ids] for m in mods)
+        return x.replace(self._torch_rows(x.feats, mods, self_attn, cross_attn))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ... import perf
 from .. import fused
 from ..norm import MultiHeadRMSNorm
 from .dispatch import dense_attention
@@ -55,6 +56,26 @@ class MultiHeadAttention(nn.Module):
         if use_rope:
             self.rope = RotaryPositionEmbedder(self.head_dim, rope_freq=rope_freq)
 
+    def _prepare_qk(
+        self, q: torch.Tensor, k: torch.Tensor, phases: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """q/k RMS norm, then RoPE by ``phases`` [L, D/2] complex64 (self-attention only).
+
+        q [..., L, H, D]; k [..., Lk, H, D]. One fused kernel per tensor when registered for
+        this device and dtype (see `fused`), else the fp32 torch ops of the reference.
+        """
+        fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
+        if fused_qk is not None:
+            ph = torch.view_as_real(phases) if phases is not None else None  # [L, D/2, 2] fp32
+            q = fused_qk(q, self.q_rms_norm.gamma, ph)
+            k = fused_qk(k, self.k_rms_norm.gamma, ph if self._type == "self" else None)
+            return q, k
+        if self.qk_rms_norm:
+            q, k = self.q_rms_norm(q), self.k_rms_norm(k)
+        if phases is not None:
+            q, k = self.rope(q, k, phases)
+        return q, k
+
     def forward(
         self,
         x: torch.Tensor,
@@ -71,15 +92,10 @@ class MultiHeadAttention(nn.Module):
             k, v = self.to_kv(context).reshape(b, context.shape[1], 2, h, d).unbind(2)
         if self.use_rope:
             assert phases is not None, "RoPE attention needs phases [L, D/2]"
-        fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
-        if fused_qk is not None:
-            ph = torch.view_as_real(phases) if self.use_rope else None  # [L, D/2, 2] fp32
-            q = fused_qk(q, self.q_rms_norm.gamma, ph)
-            k = fused_qk(k, self.k_rms_norm.gamma, ph if self._type == "self" else None)
-        else:
-            if self.qk_rms_norm:
-                q, k = self.q_rms_norm(q), self.k_rms_norm(k)
-            if self.use_rope:
-                q, k = self.rope(q, k, phases)
+        q, k = self._prepare_qk(q, k, phases if self.use_rope else None)
+        if self._type == "self" and perf.current().official_glue:
+            # The reference re-packs q/k/v into one [B, L, 3, H, D] tensor for its packed
+            # attention call: one more copy, kept for the baseline.
+            q, k, v = torch.stack([q, k, v], dim=2).unbind(2)
         out = dense_attention(q, k, v).reshape(b, length, c)
         return self.to_out(out)

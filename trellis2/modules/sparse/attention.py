@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import torch
 
-from .. import fused
-from ..attention.dispatch import varlen_attention
+from ... import perf
+from ..attention.dispatch import dense_attention, varlen_attention
 from ..attention.modules import MultiHeadAttention
+from . import official
 from .tensor import SparseTensor
 
 
 class SparseMultiHeadAttention(MultiHeadAttention):
     """Self or cross attention for SparseTensor queries; same parameter names as the dense one.
 
-    Self: every voxel attends to all voxels of its sample (varlen). Cross: every voxel attends to
-    its sample's dense context tokens [B, L, C_ctx]. RoPE phases come from coords[:, 1:] and are
-    cached on the voxel set.
+    Self: every voxel attends to all voxels of its sample. Cross: every voxel attends to its
+    sample's dense context tokens [B, L, C_ctx] (a [1, L, C_ctx] context is shared by all
+    samples). RoPE phases come from coords[:, 1:] and are cached on the voxel set.
+
+    Batches whose samples all have the same number of voxels (``x.equal_length``, e.g. the
+    batched CFG passes) are one dense [B, T, H, D] attention call; others go through the varlen
+    dispatch. Both decisions use only host values cached per voxel set, so a warm forward
+    reads nothing back from the device. Under ``perf.current().official_glue`` the reference's
+    per-call host work is done instead (see `official`) and every batch goes through varlen.
     """
 
     def _phases(self, x: SparseTensor) -> torch.Tensor:
@@ -26,36 +33,65 @@ class SparseMultiHeadAttention(MultiHeadAttention):
     def forward(self, x: SparseTensor, context: torch.Tensor | None = None) -> SparseTensor:
         n = x.feats.shape[0]
         h, d = self.num_heads, self.head_dim
-        lens_q = x.batch_counts
+        b = x.batch_size
         if self._type == "self":
             q, k, v = self.to_qkv(x.feats).reshape(n, 3, h, d).unbind(1)  # [N, H, D] each
-            cu_k, lens_k = x.cu_seqlens, lens_q
         else:
             assert context is not None, "cross attention needs a context [B, L, C]"
-            b = len(lens_q)
             if context.shape[0] == 1 and b > 1:
                 context = context.expand(b, *context.shape[1:])
             if context.shape[0] != b:
-                raise ValueError(f"context batch {context.shape[0]} != sparse batch {b}")
-            length = context.shape[1]
+                raise ValueError(
+                    f"context batch {context.shape[0]} != sparse batch {b}; pass one context "
+                    "per sample (or one shared [1, L, C] context)"
+                )
             q = self.to_q(x.feats).reshape(n, h, d)
-            k, v = self.to_kv(context).reshape(b * length, 2, h, d).unbind(1)
+            k, v = self.to_kv(context).reshape(b, context.shape[1], 2, h, d).unbind(2)
+        q, k = self._prepare_qk(q, k, self._phases(x) if self.use_rope else None)
+        if perf.current().official_glue:
+            out = self._official_attention(x, q, k, v)
+        else:
+            out = self._attention(x, q, k, v)
+        return x.replace(self.to_out(out.reshape(n, self.channels)))
+
+    def _attention(
+        self, x: SparseTensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
+        """q [N, H, D]; k/v [N, H, D] (self) or [B, L, H, D] (cross) -> [N, H, D]."""
+        n, h, d = q.shape
+        t = x.equal_length
+        if t:  # equal-length samples: one dense call (cuDNN SDPA on CUDA beats varlen)
+            b = n // t
+            if self._type == "self":
+                k, v = k.view(b, t, h, d), v.view(b, t, h, d)
+            return dense_attention(q.view(b, t, h, d), k, v).reshape(n, h, d)
+        lens_q = x.batch_counts
+        if self._type == "self":
+            cu_k, lens_k = x.cu_seqlens, lens_q
+        else:
+            b, length = k.shape[:2]
+            k, v = k.reshape(b * length, h, d), v.reshape(b * length, h, d)
             cu_k = x.cached(
                 f"cu_seqlens_ctx_{length}",
                 lambda: torch.arange(b + 1, device=x.device, dtype=torch.int32) * length,
             )
             lens_k = [length] * b
-        phases = self._phases(x) if self.use_rope else None
-        fused_qk = fused.get("qk_rmsnorm_rope", q) if self.qk_rms_norm else None
-        if fused_qk is not None:
-            ph = torch.view_as_real(phases) if phases is not None else None  # [N, D/2, 2] fp32
-            q = fused_qk(q, self.q_rms_norm.gamma, ph)
-            k = fused_qk(k, self.k_rms_norm.gamma, ph if self._type == "self" else None)
+        return varlen_attention(q, k, v, x.cu_seqlens, cu_k, lens_q, lens_k)
+
+    def _official_attention(
+        self, x: SparseTensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
+        """The reference's way: host batch-size read, offsets copied from the host per call,
+        self-attention q/k/v re-packed into one tensor, varlen attention for every batch."""
+        h, d = q.shape[1:]
+        lens_q = official.batch_lengths(x)
+        cu_q = official.host_offsets(lens_q, x.device)
+        if self._type == "self":
+            q, k, v = torch.stack([q, k, v], dim=1).unbind(1)  # packed [N, 3, H, D]
+            cu_k, lens_k = cu_q, lens_q
         else:
-            if self.qk_rms_norm:
-                q, k = self.q_rms_norm(q), self.k_rms_norm(k)
-            if phases is not None:
-                q, k = self.rope(q[None], k[None], phases)
-                q, k = q[0], k[0]
-        out = varlen_attention(q, k, v, x.cu_seqlens, cu_k, lens_q, lens_k)
-        return x.replace(self.to_out(out.reshape(n, self.channels)))
+            b, length = k.shape[:2]
+            k, v = k.reshape(b * length, h, d), v.reshape(b * length, h, d)
+            lens_k = [length] * b
+            cu_k = official.host_offsets(lens_k, x.device)
+        return varlen_attention(q, k, v, cu_q, cu_k, lens_q, lens_k)

@@ -116,6 +116,21 @@ class SparseTensor:
         return len(self.batch_counts)
 
     @property
+    def equal_length(self) -> int:
+        """Rows per batch item when every item has the same non-zero count, else 0 (host int,
+        cached). Such a batch is a dense [B, T, ...] block: attention and per-sample
+        modulation take the dense path on it (e.g. the batched CFG passes)."""
+
+        def compute() -> int:
+            counts = self.batch_counts
+            if not counts or counts[0] == 0 or any(n != counts[0] for n in counts):
+                return 0
+            return counts[0]
+
+        # Boxed: the cache treats None as missing, and 0 is a valid answer.
+        return self.cached("equal_length", lambda: (compute(),))[0]
+
+    @property
     def layout(self) -> list[slice]:
         """Row slice of each batch item."""
 
@@ -158,6 +173,28 @@ class SparseTensor:
                 feats, self.coords, scale=self._scale, spatial_cache=self._spatial_cache
             )
         return SparseTensor(feats, coords)
+
+    def repeat_batch(self, copies: int) -> SparseTensor:
+        """``copies`` copies of the whole batch stacked copy-major, like ``torch.cat([x] * n)``:
+        rows of copy j follow copy j-1 and hold batch indices j*B .. j*B + B-1.
+
+        Built once per voxel set (e.g. the conditional and unconditional CFG passes as one
+        batch); step features then go in through ``replace`` so the new tensor's caches (batch
+        layout, RoPE phases, offsets) are computed once and reused. The batch layout is carried
+        over from this tensor, so no host sync is needed when it is already cached here.
+        """
+        if copies < 1:
+            raise ValueError(f"repeat_batch needs copies >= 1, got {copies}")
+        counts = self.batch_counts
+        b = len(counts)
+        offsets = torch.arange(copies, device=self.device, dtype=torch.int32).repeat_interleave(
+            self.coords.shape[0]
+        )
+        coords = self.coords.repeat(copies, 1)
+        coords[:, 0] += offsets * b
+        out = SparseTensor(self.feats.repeat(copies, 1), coords, scale=self._scale)
+        out.register_spatial_cache("batch_counts", counts * copies)
+        return out
 
     def derive(self, feats: torch.Tensor, coords: torch.Tensor, scale: Scale) -> SparseTensor:
         """New voxel set at another grid scale that keeps this tensor's cache dict."""
