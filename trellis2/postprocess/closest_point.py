@@ -1,11 +1,18 @@
 # SPDX-License-Identifier: MIT
 """Closest point on a dense triangle mesh (replaces cuBVH's unsigned_distance for baking).
 
-For each query, the nearest mesh vertex (scipy cKDTree) proposes its incident faces (its 1-ring);
-the exact closest point on each candidate triangle is computed (plane projection when inside,
-else the best of the three edge segments, in torch) and the nearest wins. This is exact whenever
-the true closest face touches the nearest vertex, which holds for queries close to the surface
-(texels of a decimated copy of the mesh); it is not a general-purpose distance query.
+For each query, the nearest mesh vertex proposes its incident faces (its 1-ring); the exact
+closest point on each candidate triangle is computed (plane projection when inside, else the best
+of the three edge segments) and the nearest wins. This is exact whenever the true closest face
+touches the nearest vertex, which holds for queries close to the surface (texels of a decimated
+copy of the mesh); it is not a general-purpose distance query.
+
+Nearest vertex: vertices are binned into a sparse grid of cubic cells (`cell_size`, the voxel
+size for O-Voxel meshes, which have one dual vertex per voxel). A query looks at the vertices of
+the 3x3x3 cells around its own cell (found by sort + searchsorted on cell keys, once per distinct
+query cell), which is exact for every query whose nearest vertex is within one cell. Queries
+further away fall back to a KD-tree (scipy, CPU). Everything else is vectorised torch on the
+projector's device (CPU or CUDA).
 """
 
 from __future__ import annotations
@@ -14,59 +21,190 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from trellis2.postprocess.topology import vertex_normals
-
 MAX_VALENCE = 12
+# Cells holding more vertices than this make the cell search too wide: use the KD-tree then.
+MAX_PER_CELL = 8
 CHUNK = 1 << 18
+
+_OFFSETS = torch.tensor(
+    [[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=torch.int64
+)
+
+
+def _tensor(x: object, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+def vertex_normals_torch(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted unit vertex normals [V, 3] float32 (isolated/degenerate vertices get +Z)."""
+    p = vertices.double()[faces]
+    fn = torch.linalg.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    vn = torch.zeros(len(vertices), 3, dtype=torch.float64, device=vertices.device)
+    vn.index_add_(0, faces.reshape(-1), fn.repeat_interleave(3, 0))
+    ln = vn.norm(dim=1, keepdim=True)
+    z = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=vertices.device)
+    return torch.where(ln > 1e-20, vn / ln.clamp_min(1e-20), z).float()
 
 
 class SurfaceProjector:
-    """Dense mesh (vertices [V, 3] float, faces [F, 3] int) prepared for closest-point queries."""
+    """Dense mesh (vertices [V, 3] float, faces [F, 3] int; numpy or torch) prepared for
+    closest-point queries on `device` (default: the vertices' device, else CPU).
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
-        self.vertices = vertices.astype(np.float32)
-        self.faces = faces.astype(np.int64)
-        self.tree = cKDTree(self.vertices)
-        self.normals = vertex_normals(self.vertices, self.faces)
+    cell_size: edge of the binning cells in world units (the voxel size for O-Voxel meshes;
+    default: the mean edge length). Queries in `project_torch` stay on the device."""
+
+    def __init__(
+        self,
+        vertices: object,
+        faces: object,
+        cell_size: float | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if device is None:
+            device = vertices.device if isinstance(vertices, torch.Tensor) else "cpu"
+        self.device = torch.device(device)
+        v = _tensor(vertices, torch.float32, self.device)
+        f = _tensor(faces, torch.int64, self.device)
+        self.v = v
+        self.f = f
+        self._tree: cKDTree | None = None
+        self._normals: torch.Tensor | None = None
+        nv = len(v)
         # Vertex → up to MAX_VALENCE incident faces, -1 padded.
-        flat_v = self.faces.reshape(-1)
-        flat_f = np.repeat(np.arange(len(self.faces)), 3)
-        order = np.argsort(flat_v, kind="stable")
-        sv, sf = flat_v[order], flat_f[order]
-        start = np.searchsorted(sv, np.arange(len(self.vertices)))
-        rank = np.arange(len(sv)) - start[sv]
+        flat_v = f.reshape(-1)
+        flat_f = torch.arange(len(f), device=self.device).repeat_interleave(3)
+        sv, order = torch.sort(flat_v, stable=True)
+        sf = flat_f[order]
+        start = torch.searchsorted(sv, torch.arange(nv, device=self.device))
+        rank = torch.arange(len(sv), device=self.device) - start[sv]
         keep = rank < MAX_VALENCE
-        incident = np.full((len(self.vertices), MAX_VALENCE), -1, dtype=np.int64)
+        incident = torch.full((nv, MAX_VALENCE), -1, dtype=torch.int64, device=self.device)
         incident[sv[keep], rank[keep]] = sf[keep]
-        self.incident = torch.from_numpy(incident)
+        self.incident = incident
         # Per-face constants of the closest-point computation: a, ab, ac, Gram matrix inverse.
-        tri = torch.from_numpy(self.vertices[self.faces]).to(torch.float64)
+        tri = v.double()[f]
         a, ab, ac = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
         d00, d01, d11 = (ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)
         det = d00 * d11 - d01 * d01
         inv = torch.where(det > 1e-30, 1.0 / det.clamp_min(1e-30), 0.0)
-        self._face = torch.cat(
-            [a, ab, ac, torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)], 1
-        ).to(torch.float32)
-        self._face_t = self._face.T.contiguous()  # [12, F]
+        face = torch.cat([a, ab, ac, torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)], 1)
+        self._face_t = face.float().T.contiguous()  # [12, F]
+        if cell_size is None:
+            e = tri[:, 1] - tri[:, 0]
+            cell_size = float(e.norm(dim=1).mean()) if len(f) else 1.0
+        self.cell_size = max(float(cell_size), 1e-12)
+        self._build_cells()
 
-    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Points [L, 3] → (closest points [L, 3] f32, face id [L] int64, barycentrics [L, 3])."""
-        pts = points.astype(np.float32)
-        _, nn = self.tree.query(pts, k=1, workers=-1)
-        out_p = torch.empty((len(pts), 3))
-        out_f = torch.empty(len(pts), dtype=torch.int64)
-        out_b = torch.empty((len(pts), 3))
-        q_all = torch.from_numpy(pts)
-        nn_all = torch.from_numpy(np.asarray(nn, dtype=np.int64))
-        for s in range(0, len(pts), CHUNK):
+    # -- nearest vertex -----------------------------------------------------------------------
+
+    def _build_cells(self) -> None:
+        used = torch.zeros(len(self.v), dtype=torch.bool, device=self.device)
+        used[self.f.reshape(-1)] = True
+        vid = torch.nonzero(used).squeeze(1)
+        self.slots: torch.Tensor | None = None
+        if len(vid) == 0:
+            return
+        cell = torch.floor(self.v[vid].double() / self.cell_size).to(torch.int64)
+        self.lo = cell.amin(0) - 1
+        self.dims = cell.amax(0) - self.lo + 2
+        keys = self._key(cell - self.lo)
+        sk, order = torch.sort(keys)
+        uk, counts = torch.unique_consecutive(sk, return_counts=True)
+        k = int(counts.max())
+        if k > MAX_PER_CELL:
+            return  # vertices far denser than the cells: the KD-tree is the better search
+        first = torch.cumsum(counts, 0) - counts
+        grp = torch.repeat_interleave(torch.arange(len(uk), device=self.device), counts)
+        rank = torch.arange(len(sk), device=self.device) - first[grp]
+        slots = torch.full((len(uk), k), -1, dtype=torch.int64, device=self.device)
+        slots[grp, rank] = vid[order]
+        self.cell_keys, self.slots = uk, slots
+
+    def _key(self, c: torch.Tensor) -> torch.Tensor:
+        d1, d2 = int(self.dims[1]), int(self.dims[2])
+        return (c[..., 0] * d1 + c[..., 1]) * d2 + c[..., 2]
+
+    def _tree_query(self, q: torch.Tensor) -> torch.Tensor:
+        if self._tree is None:
+            used = torch.zeros(len(self.v), dtype=torch.bool, device=self.device)
+            used[self.f.reshape(-1)] = True
+            self._tree_ids = torch.nonzero(used).squeeze(1)
+            self._tree = cKDTree(self.v[self._tree_ids].cpu().numpy())
+        _, nn = self._tree.query(q.cpu().numpy(), k=1, workers=-1)
+        return self._tree_ids[torch.from_numpy(np.asarray(nn, dtype=np.int64)).to(self.device)]
+
+    def nearest_vertex(self, q: torch.Tensor) -> torch.Tensor:
+        """Index [L] of the nearest used vertex for points q [L, 3] on the device."""
+        if self.slots is None:
+            return self._tree_query(q)
+        cell = torch.floor(q.double() / self.cell_size).to(torch.int64) - self.lo
+        inside = ((cell >= 0) & (cell < self.dims)).all(1)
+        keys = torch.where(inside, self._key(cell.clamp_min(0)), -1)
+        ukeys, inv = torch.unique(keys, return_inverse=True)
+        d1, d2 = int(self.dims[1]), int(self.dims[2])
+        uc = torch.stack([ukeys // (d1 * d2), (ukeys // d2) % d1, ukeys % d2], 1)
+        nb = uc[:, None, :] + _OFFSETS.to(self.device)[None]  # [U, 27, 3]
+        ok = ((nb >= 0) & (nb < self.dims)).all(-1) & (ukeys >= 0)[:, None]
+        nk = self._key(nb.clamp_min(0))
+        n = len(self.cell_keys)
+        pos = torch.searchsorted(self.cell_keys, nk).clamp_(max=n - 1)
+        ok &= self.cell_keys[pos] == nk
+        cand = torch.where(ok[..., None], self.slots[pos], -1).reshape(len(ukeys), -1)
+        # Drop all-empty columns (most cells hold one vertex, so slots beyond it are -1).
+        cand = cand[:, (cand >= 0).any(0)]
+        out = torch.empty(len(q), dtype=torch.int64, device=self.device)
+        miss = torch.zeros(len(q), dtype=torch.bool, device=self.device)
+        step = max(1, CHUNK * 16 // max(cand.shape[1], 1))
+        for s in range(0, len(q), step):
+            c = cand[inv[s : s + step]]  # [l, C]
+            d = ((self.v[c.clamp_min(0)] - q[s : s + step, None, :]) ** 2).sum(-1)
+            d = torch.where(c >= 0, d, torch.inf)
+            best, arg = d.min(1)
+            out[s : s + step] = c.gather(1, arg[:, None]).squeeze(1)
+            # Exact only when the nearest vertex is within one cell (else a further cell could
+            # hold a nearer one).
+            miss[s : s + step] = ~(best <= self.cell_size**2)
+        if bool(miss.any()):
+            out[miss] = self._tree_query(q[miss])
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def project_torch(
+        self, points: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Points [L, 3] → (closest points [L, 3] f32, face id [L] int64, barycentrics [L, 3])
+        as tensors on the projector's device."""
+        q_all = points.to(device=self.device, dtype=torch.float32)
+        if len(self.f) == 0:
+            raise ValueError("the surface has no faces: nothing to project onto")
+        nn_all = self.nearest_vertex(q_all)
+        out_p = torch.empty((len(q_all), 3), device=self.device)
+        out_f = torch.empty(len(q_all), dtype=torch.int64, device=self.device)
+        out_b = torch.empty((len(q_all), 3), device=self.device)
+        for s in range(0, len(q_all), CHUNK):
             p, f, b = self._project(q_all[s : s + CHUNK], nn_all[s : s + CHUNK])
             out_p[s : s + CHUNK], out_f[s : s + CHUNK], out_b[s : s + CHUNK] = p, f, b
-        return out_p.numpy(), out_f.numpy(), out_b.numpy()
+        return out_p, out_f, out_b
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """numpy wrapper of `project_torch`: points [L, 3] → (points f32, face int64, bary)."""
+        p, f, b = self.project_torch(torch.from_numpy(np.asarray(points, dtype=np.float32)))
+        return p.cpu().numpy(), f.cpu().numpy(), b.cpu().numpy()
+
+    @property
+    def normals(self) -> np.ndarray:
+        """Unit area-weighted vertex normals [V, 3] of the dense mesh (numpy)."""
+        if self._normals is None:
+            self._normals = vertex_normals_torch(self.v, self.f)
+        return self._normals.cpu().numpy()
 
     def normals_at(self, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
         """Interpolated unit vertex normals [L, 3] of the dense mesh."""
-        n = (self.normals[self.faces[face]] * bary[:, :, None]).sum(1)
+        faces = self.f.cpu().numpy()
+        n = (self.normals[faces[face]] * bary[:, :, None]).sum(1)
         return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
     def _project(self, q: torch.Tensor, nn: torch.Tensor):
@@ -108,14 +246,15 @@ class SurfaceProjector:
             best_b = torch.where(better, bb, best_b)
         best_d = torch.where(valid, best_d, torch.inf)
         k = best_d.argmin(1)
-        rows = torch.arange(len(q))
+        rows = torch.arange(len(q), device=q.device)
         return best_p[:, rows, k].T, cand[rows, k], best_b[:, rows, k].T
 
 
 class SubdividedSurface:
     """Closest points on an arbitrary mesh (long edges allowed): the mesh is split so edges are
-    at most `max_edge`, welded, and queried with SurfaceProjector; results map back to the
-    original faces. project(points) → (closest points [L, 3], face [L], barycentrics [L, 3])."""
+    at most `max_edge`, welded, and queried with SurfaceProjector (cells of `max_edge`); results
+    map back to the original faces. project(points) → (closest points [L, 3], face [L],
+    barycentrics [L, 3])."""
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, max_edge: float) -> None:
         from trellis2.representations.o_voxel.mesh_to_ovoxel import subdivide_triangles
@@ -131,7 +270,7 @@ class SubdividedSurface:
         _, vid, inv = np.unique(key, return_index=True, return_inverse=True)
         self.parent = parent.numpy()
         self.weights = weights.numpy().astype(np.float32)
-        self.projector = SurfaceProjector(pts[vid], inv.reshape(-1, 3))
+        self.projector = SurfaceProjector(pts[vid], inv.reshape(-1, 3), cell_size=max_edge)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, sub, b = self.projector.project(points)

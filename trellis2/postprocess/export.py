@@ -3,7 +3,9 @@
 
 Steps (each timed in `ExportReport.timings`): fill holes on the dense mesh → decimate (3x target,
 clean, target, clean) → orient faces outward → UV unwrap (bounded) → vertex normals → texture bake
-(own UV rasteriser, sparse trilinear sampling, seam dilation) → alpha mode from data → writer.
+(own UV rasteriser, texels snapped to the dense surface, sparse trilinear sampling) → normal map →
+ambient occlusion → gutter fill (TELEA inpainting near charts, nearest texel beyond) → alpha mode
+from data → writer (textures encoded in parallel threads).
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ import torch
 
 import trellis2
 from trellis2.generation.types import ExportSettings, GeneratedAsset, OutputFile
-from trellis2.postprocess.bake import bake_attributes, choose_alpha_mode, dilate_fill
+from trellis2.postprocess.bake import (
+    bake_attributes,
+    choose_alpha_mode,
+    fill_gutters,
+    scatter_plane,
+)
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
-from trellis2.postprocess.closest_point import SurfaceProjector
+from trellis2.postprocess.closest_point import SurfaceProjector, vertex_normals_torch
 from trellis2.postprocess.decimate import simplify
-from trellis2.postprocess.normal_map import bake_normal_map, dense_normal_field
+from trellis2.postprocess.normal_map import (
+    bake_normal_map,
+    dense_normal_field,
+    field_normals_at,
+    mesh_normals_at,
+)
 from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
 from trellis2.postprocess.topology import unique_edges, vertex_normals
@@ -37,11 +49,6 @@ PBR_ATTR_LAYOUT = {
     "roughness": slice(4, 5),
     "alpha": slice(5, 6),
 }
-
-# Closest-point snapping costs several us per texel on 2 cores; in auto mode it runs only up to
-# this many estimated covered texels (about a 512² texture). The attribute field is smooth at
-# voxel scale and decimation moves the surface by well under a voxel, so skipping it costs little.
-SNAP_MAX_TEXELS = 200_000
 
 StepCallback = Callable[[str, int, int], None]
 EXPORT_STEPS = ("clean", "decimate", "uv_unwrap", "bake", "write")
@@ -76,6 +83,11 @@ def _layout(attr_layout: Mapping[str, object]) -> dict[str, slice]:
     return out
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def process_mesh(
     vertices: object,
     faces: object,
@@ -100,17 +112,25 @@ def process_mesh(
 
     normal_map: bake a tangent-space normal map of the dense mesh (only when decimation removed
     faces; otherwise it would be flat). snap_to_dense: move texel positions to the closest point
-    of the dense mesh before sampling attributes (None = when decimated and the covered texels
-    are at most SNAP_MAX_TEXELS, which bounds its cost). device: where the rasteriser and the
-    voxel sampling run (None = the attribute tensor's device; mesh topology work is CPU).
+    of the dense mesh before sampling attributes (None = whenever decimation ran). device: where
+    the work runs (None = the attribute tensor's device). On CUDA every heavy step is torch on
+    the GPU (hole filling, orientation, decimation, clean-up, rasterisation, snapping, sampling,
+    normal map, occlusion); UV charts, gutter inpainting (cv2) and encoding stay on the CPU.
+    On the CPU the mesh clean-up and decimation are numpy / fast-simplification.
     ambient_occlusion: bake AO from the voxels (see trellis2.postprocess.occlusion) into the R
     channel of the metallic-roughness texture, referenced as the occlusion texture (ORM)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
+    if device is None:
+        device = attr_volume.device if isinstance(attr_volume, torch.Tensor) else "cpu"
+    dev = torch.device(device)
+    gpu = dev.type == "cuda"
+    _synchronize(dev)
     t = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal t
+        _synchronize(dev)
         now = time.perf_counter()
         rep.timings[name] = rep.timings.get(name, 0.0) + now - t
         t = now
@@ -123,14 +143,15 @@ def process_mesh(
         vs = float(extent.max() / np.asarray(grid_size, dtype=np.float64).reshape(-1).max())
     else:
         raise ValueError("pass voxel_size or grid_size to to_glb (e.g. grid_size=resolution)")
-    v = _np(vertices, np.float32)
-    f = _np(faces, np.int64)
-    c = torch.as_tensor(_np(coords, np.int64))
+    if gpu:  # mesh work as tensors on the device (cleanup/decimate dispatch on the type)
+        v: object = torch.as_tensor(vertices).to(dev, torch.float32)
+        f: object = torch.as_tensor(faces).to(dev, torch.int64)
+    else:
+        v, f = _np(vertices, np.float32), _np(faces, np.int64)
+    c = torch.as_tensor(coords).to(dev, torch.int64)
     if c.shape[1] == 4:  # (batch, x, y, z) → (x, y, z)
         c = c[:, 1:]
-    if device is None:
-        device = attr_volume.device if isinstance(attr_volume, torch.Tensor) else "cpu"
-    feats = torch.as_tensor(_np(attr_volume, np.float32))
+    feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
     layout = _layout(attr_layout)
 
     step("clean", 0, len(EXPORT_STEPS))
@@ -153,81 +174,81 @@ def process_mesh(
             break
         goal = max(goal - (len(f) - decimation_target) - 4, 1)
     v, f = unify_face_orientations(v, f)
+    v_np, f_np = _np(v, np.float32), _np(f, np.int64)
     lap("decimate")
     step("uv_unwrap", 2, len(EXPORT_STEPS))
-    uvm = uv_unwrap(v, f, method=uv_method, texture_size=texture_size, time_limit_s=uv_time_limit_s)
+    uvm = uv_unwrap(
+        v_np, f_np, method=uv_method, texture_size=texture_size, time_limit_s=uv_time_limit_s
+    )
     rep.uv_method = uvm.method
-    normals = vertex_normals(v, f)[uvm.vmap]
+    normals = vertex_normals(v_np, f_np)[uvm.vmap]
+    uv_v = torch.from_numpy(uvm.vertices).to(dev)
+    uv_f = torch.from_numpy(uvm.faces).to(dev)
+    uv_uv = torch.from_numpy(uvm.uvs).to(dev)
+    uv_n = torch.from_numpy(normals).to(dev)
     lap("uv_unwrap")
     step("bake", 3, len(EXPORT_STEPS))
     # Only real decimation loses detail (clean-up alone removes a handful of faces).
     decimated = len(dense_f) > decimation_target
     snap = None
+    snapped: dict[str, torch.Tensor] = {}
+    projector = None
     if decimated and (snap_to_dense or snap_to_dense is None):
-        est_texels = 0.7 * texture_size * texture_size
-        if snap_to_dense or est_texels <= SNAP_MAX_TEXELS:
-            projector = SurfaceProjector(dense_v, dense_f)
+        projector = SurfaceProjector(dense_v, dense_f, cell_size=vs, device=dev)
 
-            def snap(pos: torch.Tensor) -> torch.Tensor:
-                return torch.from_numpy(projector.project(pos.numpy())[0])
+        def snap(pos: torch.Tensor) -> torch.Tensor:
+            p, snapped["face"], snapped["bary"] = projector.project_torch(pos)
+            return p
 
     maps = bake_attributes(
-        uvm.vertices,
-        uvm.faces,
-        uvm.uvs,
-        texture_size,
-        c,
-        feats,
-        layout,
-        box[0],
-        vs,
-        snap=snap,
-        device=device,
+        uv_v, uv_f, uv_uv, texture_size, c, feats, layout, box[0], vs, snap=snap, device=dev
     )
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
     lap("bake")
-    nmap = None
+    planes: dict[str, tuple[np.ndarray, int]] = {
+        "base_color": (maps.base_color, 3),
+        # Metallic, roughness, alpha inpainted together (radius 1, as the reference does).
+        "mra": (np.concatenate([maps.metallic, maps.roughness, maps.alpha], -1), 1),
+    }
     if normal_map and decimated:
         step("normal_map", 3, len(EXPORT_STEPS))
-        field = dense_normal_field(dense_v, dense_f, box[0], vs)
-        nmap = bake_normal_map(
-            field,
-            box[0],
-            vs,
-            uvm.vertices,
-            normals,
-            uvm.uvs,
-            uvm.faces,
-            maps.face_id,
-            maps.bary,
-            maps.positions,
-            maps.fill,
-            device=device,
-        )
+        if projector is not None:
+            high = mesh_normals_at(
+                vertex_normals_torch(projector.v, projector.f),
+                projector.f,
+                snapped["face"],
+                snapped["bary"],
+            )
+        else:
+            dv = torch.as_tensor(dense_v).to(dev, torch.float32)
+            df = torch.as_tensor(dense_f).to(dev, torch.int64)
+            field = dense_normal_field(dv, df, box[0], vs)
+            high = field_normals_at(field, maps.texel_pos, box[0], vs)
+        enc = bake_normal_map(uv_v, uv_n, uv_uv, uv_f, maps.texel_face, maps.texel_bary, high)
+        planes["normal"] = (scatter_plane(enc, maps.mask), 1)
         lap("normal_map")
-    occ = None
     if ambient_occlusion:
-        ao = vertex_ambient_occlusion(
-            uvm.vertices, normals, c.numpy(), box[0], vs, round(float(extent.max()) / vs)
-        )
-        occ = dilate_fill(
-            bake_occlusion(ao, uvm.faces, maps.face_id, maps.bary)[..., None], maps.mask, maps.fill
-        )
+        ao = vertex_ambient_occlusion(uv_v, uv_n, c, box[0], vs, round(float(extent.max()) / vs))
+        occ = bake_occlusion(ao, uv_f, maps.texel_face, maps.texel_bary)
+        planes["occlusion"] = (scatter_plane(occ, maps.mask), 1)
         lap("occlusion")
+    filled = fill_gutters(planes, maps.mask)
+    lap("gutter_fill")
+    mra = filled["mra"]
     return TexturedMesh(
         vertices=uvm.vertices,
         faces=uvm.faces,
         uvs=uvm.uvs,
         normals=normals,
-        base_color=maps.base_color,
-        metallic=maps.metallic,
-        roughness=maps.roughness,
-        alpha=maps.alpha,
-        normal_map=nmap,
-        occlusion=occ,
+        base_color=filled["base_color"],
+        metallic=mra[..., 0:1],
+        roughness=mra[..., 1:2],
+        alpha=mra[..., 2:3],
+        normal_map=filled.get("normal"),
+        occlusion=filled.get("occlusion"),
         alpha_mode=alpha_mode,
         # Closed shells are oriented outward and can be culled; open sheets must show both sides.
-        double_sided=has_open_edges(f, len(v)),
+        double_sided=has_open_edges(f_np, len(v_np)),
     )
 
 

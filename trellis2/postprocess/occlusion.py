@@ -25,49 +25,54 @@ def _hemisphere_dirs(n: int = _N_DIRS) -> np.ndarray:
 
 
 def vertex_ambient_occlusion(
-    vertices: np.ndarray,
-    normals: np.ndarray,
-    coords: np.ndarray,
+    vertices: object,
+    normals: object,
+    coords: object,
     origin: np.ndarray,
     voxel_size: float,
     grid_size: int,
     max_distance: float = 8.0,
     max_grid: int = 256,
-) -> np.ndarray:
+) -> np.ndarray | torch.Tensor:
     """AO in [0, 1] (1 = open) per vertex [V]. vertices/normals [V, 3] world (aabb frame);
-    coords [N, 3] active voxels at `grid_size`, pooled to at most `max_grid` per axis."""
+    coords [N, 3] active voxels at `grid_size`, pooled to at most `max_grid` per axis.
+    Runs in torch on the vertices' device; returns numpy for numpy vertices, else a tensor."""
+    as_numpy = not isinstance(vertices, torch.Tensor)
+    dev = vertices.device if isinstance(vertices, torch.Tensor) else torch.device("cpu")
+    v = torch.as_tensor(np.asarray(vertices) if as_numpy else vertices).to(dev).double()
+    nrm = torch.as_tensor(np.asarray(normals) if as_numpy else normals).to(dev).double()
+    c = torch.as_tensor(coords).to(dev, torch.int64)
     f = max(1, int(np.ceil(grid_size / max_grid)))
     g = int(np.ceil(grid_size / f))
-    cells = np.unique(coords.astype(np.int64) // f, axis=0)
-    table = VoxelHash(torch.from_numpy(cells), g)
+    cells = torch.unique(torch.div(c, f, rounding_mode="floor"), dim=0)
+    table = VoxelHash(cells, g)
     cell = voxel_size * f
-    p = (vertices - origin) / cell  # coarse-voxel units
-    n = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    helper = np.where(np.abs(n[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-    t = np.cross(n, helper)
-    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    b = np.cross(n, t)
-    dirs = _hemisphere_dirs()
+    o = torch.as_tensor(origin, dtype=torch.float64, device=dev)
+    p = (v - o) / cell  # coarse-voxel units
+    n = nrm / nrm.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    x = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64, device=dev)
+    y = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64, device=dev)
+    t = torch.linalg.cross(n, torch.where(n[:, :1].abs() < 0.9, x, y))
+    t /= t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    b = torch.linalg.cross(n, t)
+    dirs = torch.from_numpy(_hemisphere_dirs()).to(dev)
     world = dirs[None, :, 0:1] * t[:, None] + dirs[None, :, 1:2] * b[:, None]
-    world = world + dirs[None, :, 2:3] * n[:, None]  # [V, K, 3]
+    world = (world + dirs[None, :, 2:3] * n[:, None]).float()  # [V, K, 3]
     steps = np.arange(0.5, max_distance / f + 0.5, 1.0)
-    hit = np.zeros(world.shape[:2], dtype=bool)
+    hit = torch.zeros(world.shape[:2], dtype=torch.bool, device=dev)
     # Start one coarse voxel above the surface so grazing rays do not hit the surface's own shell.
-    pt = torch.from_numpy((p + n).astype(np.float32))[:, None, :]
-    wt = torch.from_numpy(world.astype(np.float32))
+    pt = (p + n).float()[:, None, :]
     for s in steps:
-        q = torch.floor(pt + wt * float(s)).to(torch.int64)
+        q = torch.floor(pt + world * float(s)).to(torch.int64)
         inside = ((q >= 0) & (q < g)).all(-1)
         idx = table.lookup(q.clamp(-1, g))
-        hit |= (inside & (idx >= 0)).numpy()
-    return (1.0 - hit.mean(1)).astype(np.float32)
+        hit |= inside & (idx >= 0)
+    ao = 1.0 - hit.float().mean(1)
+    return ao.cpu().numpy() if as_numpy else ao
 
 
 def bake_occlusion(
-    ao_per_vertex: np.ndarray, faces: np.ndarray, face_id: np.ndarray, bary: np.ndarray
-) -> np.ndarray:
-    """Texel AO [S, S] from per-vertex values (1 where no face covers the texel)."""
-    out = np.ones(face_id.shape, dtype=np.float32)
-    m = face_id >= 0
-    out[m] = (ao_per_vertex[faces[face_id[m]]] * bary[m]).sum(1)
-    return out
+    ao_per_vertex: torch.Tensor, faces: torch.Tensor, texel_face: torch.Tensor, texel_bary
+) -> torch.Tensor:
+    """AO [L, 1] of the covered texels from per-vertex values (face id + barycentrics)."""
+    return (ao_per_vertex[faces[texel_face]] * texel_bary).sum(1, keepdim=True)

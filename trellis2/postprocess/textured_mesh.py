@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,15 +102,27 @@ class TexturedMesh:
         rgba = to_u8(np.concatenate([self.base_color, self.alpha], axis=-1))
         if self.alpha_mode == "OPAQUE":
             rgba = rgba[..., :3]
-        base = encode(rgba, fmts["base_color"], "basecolor")
         # ORM packing: R occlusion (when baked; glTF ignores R for metallic-roughness), G
         # roughness, B metallic. The same image then serves as the occlusion texture.
         occ_r = self.occlusion if self.occlusion is not None else np.zeros_like(self.roughness)
         mr = to_u8(np.concatenate([occ_r, self.roughness, self.metallic], axis=-1))
-        mr_img = encode(mr, fmts["metallic_roughness"], "metallic_roughness")
-        normal_img = None
+        jobs = [
+            (rgba, fmts["base_color"], "basecolor", False),
+            (mr, fmts["metallic_roughness"], "metallic_roughness", False),
+        ]
         if self.normal_map is not None:
-            normal_img = encode(to_u8(self.normal_map), fmts["normal"], "normal", lossless=True)
+            jobs.append((to_u8(self.normal_map), fmts["normal"], "normal", True))
+        for kind in extra_textures:
+            occ = None if self.occlusion is None else self.occlusion[..., 0]
+            jobs.append(
+                (extra_texture(kind, self.metallic, self.roughness, occ), "png", kind, False)
+            )
+        # PNG/JPEG/WebP encoders release the GIL: encode all images at once.
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            images = list(pool.map(lambda j: encode(*j), jobs))
+        base, mr_img = images[0], images[1]
+        normal_img = images[2] if self.normal_map is not None else None
+        extra_imgs = images[3 if self.normal_map is not None else 2 :]
         pos = z_up_to_y_up(self.vertices)
         nrm = unit_rows(z_up_to_y_up(self.normals))
         tangents = compute_tangents(pos, nrm, self.uvs, self.faces) if normal_img else None
@@ -130,9 +143,7 @@ class TexturedMesh:
             generator=generator,
         )
         out = [(n, d, m, "asset" if i == 0 else "asset_part") for i, (n, d, m) in enumerate(files)]
-        for kind in extra_textures:
-            occ = None if self.occlusion is None else self.occlusion[..., 0]
-            img = encode(extra_texture(kind, self.metallic, self.roughness, occ), "png", kind)
+        for kind, img in zip(extra_textures, extra_imgs, strict=True):
             out.append((f"{self.name}_{kind}.png", img.data, img.mime, "extra_texture"))
         return out
 

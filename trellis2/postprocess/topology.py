@@ -8,6 +8,7 @@ k to corner (k + 1) % 3; edge arrays are face-major ([3F, 2], row 3f + k).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -93,4 +94,79 @@ def remove_unreferenced_vertices(
     kept = np.flatnonzero(used)
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[kept] = np.arange(len(kept))
+    return vertices[kept], remap[faces], kept
+
+
+# -- torch twins (any device; used when the export runs on CUDA) --------------------------------
+
+
+def unique_edges_torch(
+    faces: torch.Tensor, n_vertices: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """torch `unique_edges`: (directed edges [3F, 2], inverse [3F], face count per edge [E])."""
+    e = torch.stack([faces, torch.roll(faces, -1, dims=1)], -1).reshape(-1, 2)
+    key = torch.minimum(e[:, 0], e[:, 1]) * n_vertices + torch.maximum(e[:, 0], e[:, 1])
+    _, inv, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    return e, inv, counts
+
+
+def components_torch(n: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Connected components of the undirected graph with edges (a, b) on n nodes: label [n] =
+    the smallest node id of the node's component (so labels order components the way scipy's
+    BFS numbering does). Min-label hooking with pointer jumping, O(log n) rounds in practice."""
+    label = torch.arange(n, device=a.device)
+    if len(a) == 0:
+        return label
+    while True:
+        la, lb = label[a], label[b]
+        m = torch.minimum(la, lb)
+        new = label.clone()
+        new.scatter_reduce_(0, la, m, reduce="amin")
+        new.scatter_reduce_(0, lb, m, reduce="amin")
+        while True:  # pointer jumping to the roots
+            nxt = new[new]
+            if torch.equal(nxt, new):
+                break
+            new = nxt
+        if torch.equal(new, label):
+            return label
+        label = new
+
+
+def vertex_components_torch(faces: torch.Tensor, n_vertices: int) -> tuple[int, torch.Tensor]:
+    """torch `vertex_components`: (count, label per face [F] in 0..count-1)."""
+    if len(faces) == 0:
+        return 0, torch.zeros(0, dtype=torch.int64, device=faces.device)
+    e = torch.stack([faces, torch.roll(faces, -1, dims=1)], -1).reshape(-1, 2)
+    lab = components_torch(n_vertices, e[:, 0], e[:, 1])[faces[:, 0]]
+    uniq, inv = torch.unique(lab, return_inverse=True)
+    return len(uniq), inv
+
+
+def manifold_face_pairs_torch(
+    faces: torch.Tensor, n_vertices: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch `manifold_face_pairs`: (pairs [P, 2], same_direction [P] bool)."""
+    e, inv, counts = unique_edges_torch(faces, n_vertices)
+    rows = torch.nonzero(counts[inv] == 2).squeeze(1)
+    order = rows[torch.sort(inv[rows], stable=True).indices]
+    first, second = order[0::2], order[1::2]
+    pairs = torch.stack([first // 3, second // 3], 1)
+    return pairs, e[first, 0] == e[second, 0]
+
+
+def face_areas_torch(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    p = vertices.double()[faces]
+    return 0.5 * torch.linalg.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]).norm(dim=1)
+
+
+def remove_unreferenced_vertices_torch(
+    vertices: torch.Tensor, faces: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """torch `remove_unreferenced_vertices`: (vertices, faces, kept old index per new vertex)."""
+    used = torch.zeros(len(vertices), dtype=torch.bool, device=vertices.device)
+    used[faces.reshape(-1)] = True
+    kept = torch.nonzero(used).squeeze(1)
+    remap = torch.full((len(vertices),), -1, dtype=torch.int64, device=vertices.device)
+    remap[kept] = torch.arange(len(kept), device=vertices.device)
     return vertices[kept], remap[faces], kept
