@@ -10,6 +10,7 @@ import torch
 from tests.modules._helpers import count_host_reads, packed, sample_coords, tiny_model
 from tests.utils import assert_verbose_allclose
 from trellis2 import perf
+from trellis2.modules import fused
 from trellis2.modules.sparse import SparseTensor
 from trellis2.modules.sparse import attention as sparse_attention
 from trellis2.modules.sparse.attention import SparseMultiHeadAttention
@@ -96,3 +97,26 @@ def test_repeat_batch_stacks_copies_and_carries_the_layout_without_a_host_read(m
     assert torch.equal(y.coords[8:, 1:], x.coords[:, 1:])
     assert torch.equal(y.feats, torch.cat([x.feats, x.feats]))
     assert y.equal_length == 0 and x[0].repeat_batch(3).equal_length == 5
+
+
+def test_fused_block_path_on_an_equal_length_batch_equals_the_torch_path_in_bf16():
+    """The fused path passes no batch ids for equal-length batches (rows split evenly); the
+    kernels' torch references stand in for the Triton kernels here (no GPU)."""
+    rope = pytest.importorskip("trellis2_kernels.rmsnorm_rope")
+    adaln = pytest.importorskip("trellis2_kernels.adaln")
+    model = tiny_model("SLatFlowModel", dtype="bfloat16")
+    gen = torch.Generator().manual_seed(6)
+    one = SparseTensor(torch.zeros(29, 8), sample_coords(29, seed=3))
+    pair = one.repeat_batch(2).replace(torch.randn(58, 8, generator=gen))
+    t, cond = torch.tensor([200.0, 700.0]), torch.randn(2, 5, 16, generator=gen)
+    plain = model(pair, t, cond).feats
+    fused.register_fused("qk_rmsnorm_rope", "cpu", rope.qk_rmsnorm_rope_ref)
+    fused.register_fused("residual_norm_modulate", "cpu", adaln.residual_norm_modulate_ref)
+    try:
+        with perf.use(perf.DEFAULT):
+            assert fused.get("residual_norm_modulate", pair.feats.bfloat16()) is not None
+            got = model(pair, t, cond).feats
+    finally:
+        for op in fused.OPS:
+            fused.unregister_fused(op, "cpu")
+    assert_verbose_allclose(got, plain, atol=2e-2, rtol=2e-2, name="fused pair")

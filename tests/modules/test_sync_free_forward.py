@@ -9,6 +9,7 @@ import torch
 
 from tests.modules._helpers import count_host_reads, packed, tiny_model
 from trellis2 import perf
+from trellis2.modules.sparse import SparseTensor
 
 
 @pytest.mark.parametrize("lengths", [[33], [30, 30], [40, 25]])
@@ -32,3 +33,30 @@ def test_warm_dense_flow_forward_makes_no_host_reads(monkeypatch):
     with perf.use(perf.DEFAULT), count_host_reads(monkeypatch) as reads:
         model(x, torch.tensor([100.0, 900.0]), cond)
     assert reads.ops == []
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lengths", [[300, 300], [300, 170]])
+def test_warm_bf16_sparse_flow_forward_on_cuda_never_synchronizes(lengths):
+    """CUDA's sync debug mode raises on any synchronizing call (value reads, blocking copies)."""
+    model = tiny_model("SLatFlowModel", dtype="bfloat16").cuda()
+    coords = torch.cat([_shell_coords(n, b) for b, n in enumerate(lengths)]).cuda()
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    x = SparseTensor(torch.randn(len(coords), 8, generator=gen, device="cuda"), coords)
+    t = torch.full((len(lengths),), 500.0, device="cuda")
+    cond = torch.randn(len(lengths), 5, 16, generator=gen, device="cuda")
+    model(x, t, cond)  # cold: caches, kernel self-checks, autotuning
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        model(x.replace(x.feats * 0.5), t, cond)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+
+
+def _shell_coords(n: int, batch: int) -> torch.Tensor:
+    """n distinct voxels of a 16^3 grid for batch item ``batch`` (int32 [n, 4])."""
+    idx = torch.arange(n) * 7 % 4096  # 7 is coprime to 4096: distinct cells
+    xyz = torch.stack([idx // 256, (idx // 16) % 16, idx % 16], dim=1)
+    return torch.cat([torch.full((n, 1), batch), xyz], dim=1).to(torch.int32)
