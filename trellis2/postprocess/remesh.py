@@ -86,8 +86,8 @@ def _corner_values(band: BandGrid, eps: float) -> tuple[torch.Tensor, torch.Tens
     cid = torch.repeat_interleave(torch.arange(len(uk), device=dev), n)
     r = torch.arange(len(cid), device=dev) - (torch.cumsum(n, 0) - n)[cid]
     tid = band.pair_tri[start[owner][cid] + r]
-    pts = corners.to(band.tri.dtype)
-    udf = segment_min(pair_distance(pts, band.tri, cid, tid), cid, len(uk)).sqrt()
+    pts = corners.to(band.tri_t.dtype).T.contiguous()
+    udf = segment_min(pair_distance(pts, band.tri_t, cid, tid), cid, len(uk)).sqrt()
     return corners, (udf - eps).clamp_max(band.hs)
 
 
@@ -212,3 +212,63 @@ def _split_quads(v: torch.Tensor, quad: torch.Tensor) -> torch.Tensor:
     t0 = torch.where(use_02, quad[:, [0, 1, 2]], quad[:, [0, 1, 3]])
     t1 = torch.where(use_02, quad[:, [0, 2, 3]], quad[:, [1, 2, 3]])
     return torch.stack([t0, t1], 1).reshape(-1, 3)
+
+
+def drop_inner_shells(
+    vertices: torch.Tensor, faces: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove the connected components with negative signed volume (the inward-facing shells
+    that the remesh leaves inside closed surfaces). Their faces all face into the region they
+    enclose, so with back-face culling they never show; dropping them leaves the decimation
+    budget to the visible shell. Unused vertices are removed. Same layouts as the remesh output."""
+    from trellis2.postprocess.topology import vertex_components
+
+    if len(faces) == 0:
+        return vertices, faces
+    f_np = faces.cpu().numpy()
+    n, label = vertex_components(f_np, len(vertices))
+    t = vertices.cpu().double()[faces.cpu()]  # [F, 3, 3]
+    vol6 = (t[:, 0] * torch.linalg.cross(t[:, 1], t[:, 2])).sum(1).numpy()
+    keep_comp = np.bincount(label, weights=vol6, minlength=n) > 0
+    keep = torch.from_numpy(keep_comp[label]).to(faces.device)
+    kept = faces[keep]
+    used = torch.zeros(len(vertices), dtype=torch.bool, device=faces.device)
+    used[kept.reshape(-1)] = True
+    remap = torch.cumsum(used.to(torch.int64), 0) - 1
+    return vertices[used], remap[kept]
+
+
+def remesh_for_export(
+    vertices: object,
+    faces: object,
+    aabb: object,
+    voxel_size: object | None,
+    grid_size: object | None,
+    band: float = 1,
+    project_back: float = 0.9,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """to_glb(remesh=True)'s first step with the reference's grid: centre = aabb centre,
+    R = grid_size.max() (or round(extent / voxel_size).max()), scale = (R + 3 band) / R *
+    max extent; then the inner shells are dropped (see `drop_inner_shells`). Inputs as to_glb's
+    (aabb frame); returns (vertices [N, 3] float32, faces [M, 3] int64) on the input device."""
+    raw = aabb.detach().cpu() if isinstance(aabb, torch.Tensor) else np.asarray(aabb)
+    box = torch.as_tensor(raw, dtype=torch.float32).reshape(2, 3)
+    extent = box[1] - box[0]
+    if voxel_size is not None:
+        vs = float(np.asarray(voxel_size, dtype=np.float64).reshape(-1)[0])
+        res = int(torch.round(extent / vs).max())
+    elif grid_size is not None:
+        res = int(np.asarray(grid_size).reshape(-1).max())
+    else:
+        raise ValueError("pass voxel_size or grid_size to to_glb (e.g. grid_size=resolution)")
+    scale = (res + 3 * float(band)) / res * float(extent.max())
+    v, f = remesh_narrow_band_dc(
+        vertices if isinstance(vertices, torch.Tensor) else np.asarray(vertices),
+        faces if isinstance(faces, torch.Tensor) else np.asarray(faces),
+        center=box.mean(0).tolist(),
+        scale=scale,
+        resolution=res,
+        band=band,
+        project_back=project_back,
+    )
+    return drop_inner_shells(v, f)

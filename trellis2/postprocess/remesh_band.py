@@ -28,23 +28,27 @@ KEEP = 0.87
 CHUNK = 1 << 20
 
 
-def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (x * y).sum(-1)
+def _dot(x: tuple, y: tuple) -> torch.Tensor:
+    return x[0] * y[0] + x[1] * y[1] + x[2] * y[2]
 
 
-def closest_point_on_triangles(
-    p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor
-) -> torch.Tensor:
-    """Exact closest points [N, 3] of points p [N, 3] on triangles (a, b, c) [N, 3] each.
+def _sub(x: tuple, y: tuple) -> tuple:
+    return (x[0] - y[0], x[1] - y[1], x[2] - y[2])
 
-    Voronoi-region classification of the triangle (vertex, edge or face region); the region
-    tests are evaluated for all rows and the first matching one wins. Triangles must have a
-    non-zero area (the caller drops degenerate ones)."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = _dot(ab, ap), _dot(ac, ap)
-    bp = p - b
+
+def closest_point_on_triangles(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Exact closest points [3, N] of points p [3, N] on triangles t [9, N] (rows a, b, c).
+
+    Component-major layouts: torch reductions over a trailing size-3 dimension are slow on CPU.
+    Voronoi-region classification (vertex, edge or face region); every region test runs on all
+    rows and the first matching one wins. Triangles must have a non-zero area (the caller
+    drops degenerate ones)."""
+    a, b, c = tuple(t[0:3]), tuple(t[3:6]), tuple(t[6:9])
+    pp = tuple(p)
+    ab, ac = _sub(b, a), _sub(c, a)
+    d1, d2 = _dot(ab, _sub(pp, a)), _dot(ac, _sub(pp, a))
+    bp, cp = _sub(pp, b), _sub(pp, c)
     d3, d4 = _dot(ab, bp), _dot(ac, bp)
-    cp = p - c
     d5, d6 = _dot(ab, cp), _dot(ac, cp)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
 
@@ -52,38 +56,55 @@ def closest_point_on_triangles(
         return torch.where(x.abs() > 1e-30, x, torch.full_like(x, 1e-30))
 
     denom = safe(va + vb + vc)
-    out = a + ab * (vb / denom)[:, None] + ac * (vc / denom)[:, None]  # face region
+    v, w = vb / denom, vc / denom
+    out = [a[k] + ab[k] * v + ac[k] * w for k in range(3)]  # face region
     # Later assignments take precedence, so regions go from the last tested to the first.
     e43, e56 = d4 - d3, d5 - d6
+    regions = []
     in_bc = (va <= 0) & (e43 >= 0) & (e56 >= 0)
-    out = torch.where(in_bc[:, None], b + (c - b) * (e43 / safe(e43 + e56))[:, None], out)
+    t_bc = e43 / safe(e43 + e56)
+    regions.append((in_bc, [b[k] + (c[k] - b[k]) * t_bc for k in range(3)]))
     in_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    out = torch.where(in_ac[:, None], a + ac * (d2 / safe(d2 - d6))[:, None], out)
-    out = torch.where(((d6 >= 0) & (d5 <= d6))[:, None], c, out)
+    t_ac = d2 / safe(d2 - d6)
+    regions.append((in_ac, [a[k] + ac[k] * t_ac for k in range(3)]))
+    regions.append(((d6 >= 0) & (d5 <= d6), list(c)))
     in_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    out = torch.where(in_ab[:, None], a + ab * (d1 / safe(d1 - d3))[:, None], out)
-    out = torch.where(((d3 >= 0) & (d4 <= d3))[:, None], b, out)
-    out = torch.where(((d1 <= 0) & (d2 <= 0))[:, None], a, out)
-    return out
+    t_ab = d1 / safe(d1 - d3)
+    regions.append((in_ab, [a[k] + ab[k] * t_ab for k in range(3)]))
+    regions.append(((d3 >= 0) & (d4 <= d3), list(b)))
+    regions.append(((d1 <= 0) & (d2 <= 0), list(a)))
+    for mask, q in regions:
+        out = [torch.where(mask, q[k], out[k]) for k in range(3)]
+    return torch.stack(out)
 
 
-def triangle_box_overlap(tri: torch.Tensor, centre: torch.Tensor, hs: float) -> torch.Tensor:
-    """Separating-axis test of triangles [P, 3, 3] against cubes (centre [P, 3], half-size hs).
+def triangle_box_overlap(t: torch.Tensor, centre: torch.Tensor, hs: float) -> torch.Tensor:
+    """Separating-axis test of triangles t [9, P] against cubes (centre [3, P], half-size hs).
     True where they may overlap (a small tolerance keeps touching pairs: conservative)."""
-    v = tri - centre[:, None, :]
+    v = [tuple(t[3 * i + k] - centre[k] for k in range(3)) for i in range(3)]
     tol = hs * 1e-5 + 1e-6
-    sep = (v.amin(1) > hs + tol).any(1) | (v.amax(1) < -hs - tol).any(1)
-    e = torch.stack([v[:, 1] - v[:, 0], v[:, 2] - v[:, 1], v[:, 0] - v[:, 2]], 1)  # [P, 3, 3]
-    n = torch.linalg.cross(e[:, 0], e[:, 1])
-    r = hs * n.abs().sum(1) + tol
-    sep |= _dot(n, v[:, 0]).abs() > r
-    for j in range(3):  # axis u_j x e_i for the 3 edges at once
-        unit = torch.zeros(3, dtype=tri.dtype, device=tri.device)
-        unit[j] = 1.0
-        axis = torch.linalg.cross(unit.expand_as(e), e)  # [P, 3, 3]
-        proj = torch.einsum("pad,pkd->pak", axis, v)  # [P, 3 axes, 3 vertices]
-        rad = hs * axis.abs().sum(2) + tol
-        sep |= ((proj.amin(2) > rad) | (proj.amax(2) < -rad)).any(1)
+    r0 = hs + tol
+    sep = torch.zeros(t.shape[1], dtype=torch.bool, device=t.device)
+    for k in range(3):
+        lo = torch.minimum(torch.minimum(v[0][k], v[1][k]), v[2][k])
+        hi = torch.maximum(torch.maximum(v[0][k], v[1][k]), v[2][k])
+        sep |= (lo > r0) | (hi < -r0)
+    e = [_sub(v[1], v[0]), _sub(v[2], v[1]), _sub(v[0], v[2])]
+    n = (
+        e[0][1] * e[1][2] - e[0][2] * e[1][1],
+        e[0][2] * e[1][0] - e[0][0] * e[1][2],
+        e[0][0] * e[1][1] - e[0][1] * e[1][0],
+    )
+    sep |= _dot(n, v[0]).abs() > hs * (n[0].abs() + n[1].abs() + n[2].abs()) + tol
+    for i in range(3):  # axes u_j x e_i; the edge's two endpoints project alike
+        ex, ey, ez = e[i]
+        p_edge, p_opp = v[i], v[(i + 2) % 3]
+        for ax, ay, az in ((None, -ez, ey), (ez, None, -ex), (-ey, ex, None)):
+            comps = [(ax, 0), (ay, 1), (az, 2)]
+            pa = sum(c * p_edge[k] for c, k in comps if c is not None)
+            pb = sum(c * p_opp[k] for c, k in comps if c is not None)
+            rad = hs * sum(c.abs() for c, _ in comps if c is not None) + tol
+            sep |= (torch.minimum(pa, pb) > rad) | (torch.maximum(pa, pb) < -rad)
     return ~sep
 
 
@@ -91,27 +112,27 @@ def triangle_box_overlap(tri: torch.Tensor, centre: torch.Tensor, hs: float) -> 
 class BandGrid:
     """Finest-level narrow band: cells [C, 3] int64, and for each (cell, triangle) pair whose
     triangle overlaps the cell's cube of half-size `hs` around its centre: pair_cell [P] and
-    pair_tri [P] (int64, sorted by cell). tri [F, 3, 3] float32 triangles in grid units,
+    pair_tri [P] (int64, sorted by cell). tri_t [9, F] float32 triangles in grid units
+    (component-major: rows ax, ay, az, bx, ..., cz),
     centre_udf [C] the exact distance from each cell centre (inf when > hs)."""
 
     cells: torch.Tensor
     pair_cell: torch.Tensor
     pair_tri: torch.Tensor
-    tri: torch.Tensor
+    tri_t: torch.Tensor
     centre_udf: torch.Tensor
     hs: float
 
 
 def pair_distance(
-    points: torch.Tensor, tri: torch.Tensor, pair_point: torch.Tensor, pair_tri: torch.Tensor
+    points_t: torch.Tensor, tri_t: torch.Tensor, pair_point: torch.Tensor, pair_tri: torch.Tensor
 ) -> torch.Tensor:
-    """Squared distances [P] for (point, triangle) pairs, chunked."""
-    out = torch.empty(len(pair_point), dtype=points.dtype, device=points.device)
+    """Squared distances [P] for (point, triangle) pairs; points_t [3, N], tri_t [9, F]."""
+    out = torch.empty(len(pair_point), dtype=points_t.dtype, device=points_t.device)
     for s in range(0, len(pair_point), CHUNK):
-        pp, tt = pair_point[s : s + CHUNK], tri[pair_tri[s : s + CHUNK]]
-        p = points[pp]
-        q = closest_point_on_triangles(p, tt[:, 0], tt[:, 1], tt[:, 2])
-        out[s : s + CHUNK] = ((q - p) ** 2).sum(1)
+        p = points_t[:, pair_point[s : s + CHUNK]]
+        q = closest_point_on_triangles(p, tri_t[:, pair_tri[s : s + CHUNK]])
+        out[s : s + CHUNK] = ((q - p) ** 2).sum(0)
     return out
 
 
@@ -166,6 +187,7 @@ def build_band(
     for k in range(1, levels + 1):
         size = float(1 << k)
         hs[k] = max(eps + KEEP * size, hs[k - 1] + size / 4)
+    tri_t = tri.reshape(-1, 9).T.contiguous()
     size = float(1 << levels)
     n_top = -(-resolution // (1 << levels))
     coords, pair_tri = _initial_pairs(tri, size, n_top, hs[levels])
@@ -177,15 +199,15 @@ def build_band(
             pair_tri = pair_tri.repeat_interleave(8)
             inside = (child < n_cells).all(1)
             coords, pair_tri = child[inside], pair_tri[inside]
-        centre = (coords.to(tri.dtype) + 0.5) * size
+        centre = ((coords.to(tri.dtype) + 0.5) * size).T.contiguous()  # [3, P]
         keep = torch.zeros(len(coords), dtype=torch.bool, device=tri.device)
         for s in range(0, len(coords), CHUNK):
             keep[s : s + CHUNK] = triangle_box_overlap(
-                tri[pair_tri[s : s + CHUNK]], centre[s : s + CHUNK], hs[k]
+                tri_t[:, pair_tri[s : s + CHUNK]], centre[:, s : s + CHUNK], hs[k]
             )
-        coords, pair_tri, centre = coords[keep], pair_tri[keep], centre[keep]
+        coords, pair_tri, centre = coords[keep], pair_tri[keep], centre[:, keep]
         cells, pair_cell = _unique_cells(coords, n_cells + 1)
-        d2 = pair_distance(centre, tri, torch.arange(len(centre), device=tri.device), pair_tri)
+        d2 = pair_distance(centre, tri_t, torch.arange(len(coords), device=tri.device), pair_tri)
         udf = segment_min(d2, pair_cell, len(cells)).sqrt()
         kept = udf < eps + KEEP * size
         sel = kept[pair_cell]
@@ -196,7 +218,7 @@ def build_band(
         cells=cells[kept],
         pair_cell=remap[pair_cell][order],
         pair_tri=pair_tri[order],
-        tri=tri,
+        tri_t=tri_t,
         centre_udf=udf[kept],
         hs=hs[0],
     )
@@ -216,9 +238,10 @@ def closest_on_cell_lists(
     tid = band.pair_tri[start[point_cell][pid] + r]
     best_d = torch.full((len(points),), torch.inf, dtype=points.dtype, device=points.device)
     best_q = points.clone()
+    points_t = points.T.contiguous()
     for s in range(0, len(pid), CHUNK):
-        pp, tt = pid[s : s + CHUNK], band.tri[tid[s : s + CHUNK]]
-        q = closest_point_on_triangles(points[pp], tt[:, 0], tt[:, 1], tt[:, 2])
+        pp = pid[s : s + CHUNK]
+        q = closest_point_on_triangles(points_t[:, pp], band.tri_t[:, tid[s : s + CHUNK]]).T
         d = ((q - points[pp]) ** 2).sum(1)
         m = segment_min(d, pp, len(points))
         m = torch.minimum(m, best_d)
