@@ -278,14 +278,16 @@ def to_glb(
     vertices [V, 3] / faces [F, 3]: the decoded mesh in the aabb frame (Z-up); attr_volume [N, C]
     attribute voxels at coords [N, 3] (or [N, 4] with batch), attr_layout name → slice;
     voxel_size or grid_size. Returns an object with `.export(path, extension_webp=...)`.
-    `remesh` and the chart-clustering arguments are accepted for compatibility: narrow-band
-    remeshing is not implemented (the clean-up path is always used) and charts come from our
-    own clustering (see trellis2.postprocess.uv).
+    remesh=True first replaces the mesh by a closed narrow-band dual-contouring shell
+    (trellis2.postprocess.remesh, band and projection as the reference) and exports it
+    single-sided. The chart-clustering arguments are accepted for compatibility: charts come
+    from our own clustering (see trellis2.postprocess.uv).
     """
     if remesh:
-        _LOGGER.warning(
-            "to_glb(remesh=True): narrow-band remeshing is not implemented; "
-            "using the clean-up path (fill holes, decimate, repair, orient) instead"
+        from trellis2.postprocess.remesh import remesh_for_export
+
+        vertices, faces = remesh_for_export(
+            vertices, faces, aabb, voxel_size, grid_size, remesh_band, remesh_project
         )
     report = ExportReport()
     mesh = process_mesh(
@@ -301,6 +303,8 @@ def to_glb(
         texture_size=texture_size,
         report=report,
     )
+    if remesh:
+        mesh.double_sided = False  # as the reference's remesh path
     if verbose:
         print("to_glb timings:", {k: round(v, 3) for k, v in report.timings.items()})
     return mesh
