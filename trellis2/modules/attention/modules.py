@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ... import perf
 from .. import fused
 from ..norm import MultiHeadRMSNorm
 from .dispatch import dense_attention
@@ -93,9 +92,5 @@ class MultiHeadAttention(nn.Module):
         if self.use_rope:
             assert phases is not None, "RoPE attention needs phases [L, D/2]"
         q, k = self._prepare_qk(q, k, phases if self.use_rope else None)
-        if self._type == "self" and perf.current().official_glue:
-            # The reference re-packs q/k/v into one [B, L, 3, H, D] tensor for its packed
-            # attention call: one more copy, kept for the baseline.
-            q, k, v = torch.stack([q, k, v], dim=2).unbind(2)
         out = dense_attention(q, k, v).reshape(b, length, c)
         return self.to_out(out)
