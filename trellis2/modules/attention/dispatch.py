@@ -9,9 +9,12 @@ Backends, in order (``TRELLIS2_ATTN_BACKEND`` = auto | flash_attn | sdpa | math 
 - CPU: exact attention through torch's fused CPU SDPA kernel (fp32 accumulation; ~3x faster
   than materialising scores); float64 inputs or ``TRELLIS2_ATTN_BACKEND=math`` use
   ``math_attention`` (explicit softmax, query chunks to bound memory).
-- CUDA: flash-attn when importable and the dtype is fp16/bf16; otherwise torch SDPA with the cuDNN
-  backend first, then flash, memory-efficient, math. Varlen batches use torch's
-  ``varlen_attn`` (fp16/bf16, where the build has it), else one SDPA call per sample.
+- CUDA dense: torch SDPA with the cuDNN backend first, then flash, memory-efficient, math (cuDNN
+  is 1.3-2x the flash-attn kernels on an H100, bench/RESULTS.md). The flash-attn package is used
+  when forced, or under ``perf.current().official_glue`` (the reference's kernel) when importable
+  and the dtype is fp16/bf16.
+- CUDA varlen (packed batches of unequal lengths): flash-attn's varlen kernel when importable,
+  else torch's ``varlen_attn`` (fp16/bf16, where the build has it), else one SDPA call per sample.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from ... import perf
 
 _MATH_BUDGET = 256 * 2**20  # bytes of fp32 scores materialised at once by the math path
 
@@ -133,7 +138,8 @@ def dense_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.
         qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
         return F.scaled_dot_product_attention(qt, kt, vt).transpose(1, 2)
     half = q.dtype in (torch.float16, torch.bfloat16)
-    if backend in ("auto", "flash_attn") and half and _flash_attn() is not None:
+    flash = backend == "flash_attn" or (backend == "auto" and perf.current().official_glue)
+    if flash and half and _flash_attn() is not None:
         return _flash_attn().flash_attn_func(q, k, v)
     return _sdpa(q, k, v)
 
