@@ -88,3 +88,33 @@ def test_fused_kernels_are_off_under_the_official_glue_and_the_fused_switch():
             assert fused.get("qk_rmsnorm_rope", x) is None
     finally:
         fused.unregister_fused("qk_rmsnorm_rope", "cpu")
+
+
+def test_rope_and_qk_norm_are_the_reference_fp32_formulas_in_bf16():
+    """The torch ops both glue paths share, against the reference doc's formulas (§11.1)."""
+    from trellis2.modules.attention.rope import RotaryPositionEmbedder
+    from trellis2.modules.norm import MultiHeadRMSNorm
+
+    gen = torch.Generator().manual_seed(8)
+    head_dim, heads = 16, 3
+    coords = torch.randint(0, 64, (11, 3), generator=gen)
+    x = torch.randn(11, heads, head_dim, generator=gen).bfloat16()
+    # Reference: per-axis outer(coord, freqs), polar, padded with zero phase up to D/2 pairs.
+    freq_dim = head_dim // 2 // 3
+    freqs = 1.0 / 10000.0 ** (torch.arange(freq_dim, dtype=torch.float32) / freq_dim)
+    angles = torch.outer(coords.reshape(-1).float(), freqs).reshape(11, -1)
+    phases = torch.polar(torch.ones_like(angles), angles)
+    pad = head_dim // 2 - phases.shape[-1]
+    phases = torch.cat([phases, torch.polar(torch.ones(11, pad), torch.zeros(11, pad))], dim=-1)
+    rotated = torch.view_as_complex(x.float().reshape(11, heads, -1, 2)) * phases.unsqueeze(-2)
+    want_rope = torch.view_as_real(rotated).reshape(x.shape).to(x.dtype)
+    rope = RotaryPositionEmbedder(head_dim)
+    got_rope, _ = rope(x, x, rope.phases(coords))
+    assert torch.equal(got_rope, want_rope)
+
+    norm = MultiHeadRMSNorm(head_dim, heads)
+    norm.gamma.data = 1 + 0.1 * torch.randn(heads, head_dim, generator=gen)
+    x32 = x.float()
+    want_norm = (x32 / x32.norm(dim=-1, keepdim=True).clamp_min(1e-12)) * norm.gamma
+    want_norm = (want_norm * head_dim**0.5).to(x.dtype)
+    assert_verbose_allclose(norm(x), want_norm, atol=1e-2, rtol=1e-2, name="qk rms norm")
