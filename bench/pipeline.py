@@ -1,239 +1,313 @@
 # SPDX-License-Identifier: MIT
-"""Whole image-to-3D pipeline with RANDOM WEIGHTS: per-stage time and peak memory.
+"""Whole image-to-3D pipeline, RANDOM WEIGHTS, structure from a real asset: per-stage time and
+peak memory, optimised vs the official way (perf.BASELINE) in one process, with a parity check.
 
-    python bench/pipeline_random.py                     # full size on CUDA, 1024_cascade
-    python bench/pipeline_random.py --tiny              # CPU smoke test (tiny networks)
-    python bench/pipeline_random.py --pipeline-type 1536_cascade --low-vram
+Device (H100; the lead's full run, one call, < 9 min; carry .whl .tcache .shared):
 
-Random weights make the sparse-structure decoder's occupancy noise (about half of 64^3), so
-by default the SS stage runs in full (flow + decoder, timed) and its coords are then replaced by
-a fixed synthetic shell on the 32^3 grid (--shell-voxels, ~3k like a typical 1024 asset's LR
-structure; 0 keeps the decoded structure). The random shape decoder's subdivisions set the
-later token counts, which are printed. DINOv3 ViT-L runs with random weights too; without
-`transformers` random condition tokens of the right shape are used instead (said in the table).
-Timers synchronise the device; memory is `torch.cuda.max_memory_allocated` per stage.
+    source bench/device_env.sh; python3 bench/pipeline.py --json $OUT/pipeline.json \\
+        2>&1 | tee $OUT/pipeline.log; save_triton_cache
+    # a part: --types 512,1024_cascade   fewer passes: --modes opt,base   no GLB: --export-types ''
+
+CPU smoke test (what tests/bench/test_pipeline_bench.py runs): `python bench/pipeline.py --tiny`.
+
+Per pipeline type (--types, default 512,1024_cascade,1536_cascade) with the models built once:
+`cold` (first call: compilation, autotuning, graph capture), `opt` (warm, default perf switches,
+then the GLB export as its own stage), `base` (warm, `with perf.use(perf.BASELINE)`); then, after
+every type, `lowvram` for --low-vram-types (the pipeline's low_vram offload, default switches).
+Every pass re-seeds, so the passes share noise and structure; the parity table compares `base`
+and `lowvram` with `opt`.
+
+Structure (bench/surface_structure.py): the SS flow and SS decoder run as in a generation (timed),
+then their coords are replaced by the surface voxels of --asset at the SS grid; every C2S level of
+the cascade upsample and of the shape decoder keeps exactly the children the surface passes
+through (guide_subs); the texture decoder reuses those subdivisions like a real run reuses the
+shape decoder's. Every network evaluation, CFG pass, sampler step, decoder and the mesh
+extraction run as in `Trellis2ImageTo3DPipeline.run`. DINOv3 runs with random weights, or
+random tokens of its shape where `transformers` is missing (said in the output). Timers
+synchronise the device; peak = torch.cuda.max_memory_allocated within the stage (weights incl.).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
+import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline_report import parity, print_report
+from pipeline_setup import Recorder, Surfaces, build, low_vram
+from surface_structure import guide_subs, load_triangles
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from trellis2 import perf
 
-
-def shell_coords(n_target: int, res: int, device: torch.device) -> torch.Tensor:
-    """One-voxel-thick sphere shell centred in a res^3 grid with about `n_target` voxels."""
-    radius = min(res / 2 - 1.5, math.sqrt(max(n_target, 1) / (4 * math.pi)))
-    g = torch.arange(res, device=device, dtype=torch.float32) + 0.5 - res / 2
-    x, y, z = torch.meshgrid(g, g, g, indexing="ij")
-    d = (x * x + y * y + z * z).sqrt()
-    xyz = torch.argwhere((d - radius).abs() < 0.5)
-    return torch.cat([torch.zeros_like(xyz[:, :1]), xyz], 1).int()
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ASSET = "kenney_platformer_character.glb"  # 10.9K latent tokens at 64^3 (paper: ~9.6K)
+TINY_ASSET = "khronos_fox.glb"
 
 
-class Recorder:
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.rows: list[dict[str, Any]] = []
-
-    def __call__(self, stage: str, fn: Callable[[], Any], tokens: Callable[[Any], int] | None):
-        _sync(self.device)
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        t = time.perf_counter()
-        out = fn()
-        _sync(self.device)
-        row = {"stage": stage, "seconds": time.perf_counter() - t}
-        if self.device.type == "cuda":
-            row["peak_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
-        if tokens is not None:
-            row["tokens"] = tokens(out)
-        self.rows.append(row)
-        print(f"  {stage:<22} {row['seconds']:8.3f} s", flush=True)
-        return out
+def _n(x: Any) -> int:
+    return int(x.feats.shape[0]) if hasattr(x, "feats") else int(x.shape[0])
 
 
-class RandomCondTokens:
-    """Stand-in for DINOv3 where `transformers` is missing: random tokens of DINOv3's shape
-    [B, 1 + 4 + (S/16)^2, hidden]. Timing of the image encoder is then not measured."""
+@torch.no_grad()
+def run_pass(
+    pipe: Any, surf: Surfaces, ptype: str, args: argparse.Namespace, rec: Recorder, export: bool
+) -> dict[str, Any]:
+    """One generation of `ptype` like `Trellis2ImageTo3DPipeline.run`, structure from `surf`.
+    Returns the tensors and counts the parity check compares."""
+    from trellis2.pipelines.trellis2_image_to_3d import SS_RESOLUTION
 
-    def __init__(self, hidden: int) -> None:
-        self.hidden, self.image_size, self.device = hidden, 512, torch.device("cpu")
-
-    def to(self, device: Any) -> RandomCondTokens:
-        self.device = torch.device(device)
-        return self
-
-    def __call__(self, images: list[Any]) -> torch.Tensor:
-        n = 1 + 4 + (self.image_size // 16) ** 2
-        return torch.randn(len(images), n, self.hidden, device=self.device)
-
-
-def build(args: argparse.Namespace, device: torch.device):
-    from trellis2.pipelines import Trellis2ImageTo3DPipeline
-
-    kw: dict[str, Any] = {}
-    if args.tiny:
-        from trellis2.pipelines.tiny import TINY_DINOV3_CONFIG, TINY_MODEL_CONFIGS
-
-        kw = {"random_configs": TINY_MODEL_CONFIGS, "dinov3_config": TINY_DINOV3_CONFIG}
-    try:
-        import transformers  # noqa: F401
-
-        dino = True
-    except ImportError:
-        dino = False
-        kw["image_cond_model"] = RandomCondTokens(32 if args.tiny else 1024).to(device)
-    pipe = Trellis2ImageTo3DPipeline.from_pretrained(
-        None, random_weights=True, device=device, low_vram=args.low_vram, **kw
-    )
-    return pipe, dino
-
-
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    rec = Recorder(device)
-    pipe, dino = rec("build (random init)", lambda: build(args, device), None)
-    params = {"steps": args.steps}
-    ptype = args.pipeline_type
+    dev, m = pipe.device, pipe.models
+    params = {"steps": args.steps} if args.steps else None
     torch.manual_seed(args.seed)
-    images: list[Any] = [None]
-    if dino:
-        from PIL import Image
-
-        images = [Image.new("RGB", (512, 512), (128, 100, 90))]
-    what = "DINOv3" if dino else "random tokens, no transformers"
-    cond_512 = rec(f"cond 512 ({what})", lambda: pipe.get_cond(images, 512), None)
-    cond_1024 = None
-    if ptype != "512":
-        cond_1024 = rec(f"cond 1024 ({what})", lambda: pipe.get_cond(images, 1024), None)
-    ss_res = {"512": 32, "1024": 64}.get(ptype, 32)
-    z = rec("ss flow", lambda: pipe.sample_sparse_structure_latent(cond_512, 1, params), None)
-    coords = rec(
-        "ss decoder", lambda: pipe.decode_sparse_structure(z, ss_res), lambda c: c.shape[0]
+    images: list[Any] = [args.image]
+    cond_512 = rec("cond 512", lambda: pipe.get_cond(images, 512))
+    cond_1024 = rec("cond 1024", lambda: pipe.get_cond(images, 1024)) if ptype != "512" else None
+    ss_res = SS_RESOLUTION[ptype]
+    z_s = rec("ss flow", lambda: pipe.sample_sparse_structure_latent(cond_512, 1, params))
+    decoded = rec(
+        "ss decoder",
+        lambda: pipe.decode_sparse_structure(z_s, ss_res),
+        lambda c: f"{len(c)} occupied (replaced)",
     )
-    if args.shell_voxels > 0:
-        coords = shell_coords(args.shell_voxels * (8 if ss_res == 64 else 1), ss_res, device)
-        rec.rows.append({"stage": "synthetic SS shell", "seconds": 0.0, "tokens": len(coords)})
-    m = pipe.models
+    out: dict[str, Any] = {"z_s": z_s, "counts": {"ss_decoded": len(decoded)}}
+    coords = surf.chain(ss_res, ss_res).coords(ss_res).to(dev)
+    out["counts"][f"ss_surface_{ss_res}"] = len(coords)
     if "cascade" in ptype:
         assert cond_1024 is not None
         lr = rec(
-            "shape flow 512 (LR)",
+            "shape flow LR (512)",
             lambda: pipe.sample_shape_slat(
-                cond_512, m["shape_slat_flow_model_512"], coords, params
+                cond_512, m["shape_slat_flow_model_512"], coords, params, stage="shape_slat_lr"
             ),
-            lambda s: s.feats.shape[0],
+            lambda s: f"{_n(s)} tokens",
         )
+        up_guides, up_final = guide_subs(lr.coords, ss_res, 4, surf.chain(ss_res * 16, ss_res))
         dec = m["shape_slat_decoder"]
 
         def upsample() -> torch.Tensor:
             with pipe._on_device(dec):
-                return dec.upsample(lr, upsample_times=4)
+                return dec.upsample(lr, upsample_times=4, guide_subs=up_guides)
 
-        hr_coords = rec("shape dec upsample x4", upsample, lambda c: c.shape[0])
+        hr_coords = rec("shape dec upsample x4", upsample, lambda c: f"{len(c)} voxels at 512^3")
         target = 1024 if ptype == "1024_cascade" else 1536
-        hr, res = pipe.requantize_coords(hr_coords, 512, target, args.max_num_tokens)
-        shape_slat = rec(
-            f"shape flow 1024 (HR {res})",
-            lambda: pipe.sample_shape_slat(cond_1024, m["shape_slat_flow_model_1024"], hr, params),
-            lambda s: s.feats.shape[0],
+        hr, res = rec(
+            "requantize",
+            lambda: pipe.requantize_coords(hr_coords, 512, target, args.max_num_tokens),
         )
+        shape = rec(
+            f"shape flow HR ({res})",
+            lambda: pipe.sample_shape_slat(
+                cond_1024, m["shape_slat_flow_model_1024"], hr, params, stage="shape_slat_hr"
+            ),
+            lambda s: f"{_n(s)} tokens at {res // 16}^3",
+        )
+        out.update(
+            lr_slat=lr.feats,
+            counts={**out["counts"], "lr_tokens": _n(lr), "upsample_voxels_512": len(hr_coords)},
+        )
+        out["counts"]["upsample_follows_surface"] = bool(torch.equal(hr_coords, up_final))
         tex_cond, tex_flow = cond_1024, m["tex_slat_flow_model_1024"]
     else:
-        res = int(ptype)
+        res = 512 if ptype == "512" else 1024
         cond = cond_512 if ptype == "512" else cond_1024
         assert cond is not None
-        shape_slat = rec(
-            f"shape flow {res}",
+        shape = rec(
+            f"shape flow ({res})",
             lambda: pipe.sample_shape_slat(cond, m[f"shape_slat_flow_model_{res}"], coords, params),
-            lambda s: s.feats.shape[0],
+            lambda s: f"{_n(s)} tokens at {res // 16}^3",
         )
         tex_cond, tex_flow = cond, m[f"tex_slat_flow_model_{res}"]
-    meshes, subs = rec(
-        "shape decoder + mesh",
-        lambda: pipe.decode_shape_slat(shape_slat, res),
-        lambda o: int(o[0][0].faces.shape[0]),
+    guides, final = guide_subs(shape.coords, res // 16, 4, surf.chain(res, res // 16))
+    out["counts"].update(shape_tokens=_n(shape), surface_voxels_final=len(final))
+    dec = m["shape_slat_decoder"]
+
+    def decode_shape() -> list[Any]:
+        dec.set_resolution(res)
+        with pipe._on_device(dec):
+            meshes, _ = dec(shape, return_subs=True, guide_subs=guides)
+        return meshes
+
+    meshes = rec(
+        f"shape decoder + mesh ({res})",
+        decode_shape,
+        lambda ms: f"{len(ms[0].vertices)} voxels, {len(ms[0].faces)} faces",
     )
-    tex_slat = rec(
+    tex = rec(
         "tex flow",
-        lambda: pipe.sample_tex_slat(tex_cond, tex_flow, shape_slat, params),
-        lambda s: s.feats.shape[0],
+        lambda: pipe.sample_tex_slat(tex_cond, tex_flow, shape, params),
+        lambda s: f"{_n(s)} tokens",
     )
-    tex_vox = rec("tex decoder", lambda: pipe.decode_tex_slat(tex_slat, subs), lambda v: len(v))
-    if args.export:
+    tex_vox = rec(
+        "tex decoder", lambda: pipe.decode_tex_slat(tex, guides), lambda v: f"{_n(v)} voxels"
+    )
+    out["counts"].update(decoded_voxels=_n(tex_vox), faces=len(meshes[0].faces))
+    out["counts"]["decoder_follows_surface"] = bool(torch.equal(tex_vox.coords, final))
+    assets = rec(
+        "assemble (fill holes)",
+        lambda: pipe._assemble(meshes, tex_vox, res),
+        lambda a: f"{len(a[0].faces)} faces",
+    )
+    out.update(shape_slat=shape.feats, tex_slat=tex.feats, resolution=res)
+    if export:
         from trellis2.generation.types import ExportSettings
         from trellis2.postprocess import export_asset
 
-        mesh, vox = meshes[0], tex_vox
-        rec(
-            "export (GLB)",
+        a = assets[0]
+        glb = rec(
+            "export GLB",
             lambda: export_asset(
-                mesh.vertices,
-                mesh.faces,
-                vox.feats,
-                vox.coords[:, 1:],
+                a.vertices,
+                a.faces,
+                a.attrs,
+                a.coords,
                 [[-0.5] * 3, [0.5] * 3],
                 ExportSettings(),
                 grid_size=res,
+                attr_layout=pipe.pbr_attr_layout,
+                name="bench",
             ),
-            lambda a: a.triangle_count,
+            lambda g: f"{g.triangle_count} triangles",
         )
-    return rec.rows
+        out["counts"]["glb_triangles"] = int(glb.triangle_count)
+    return out
 
 
-def main() -> None:
+def _cpu(o: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.detach().float().cpu() if torch.is_tensor(v) else v for k, v in o.items()}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    t = time.perf_counter()
+    pipe, dino = build(args, device)
+    print(f"  build (random init) {time.perf_counter() - t:.1f} s", flush=True)
+    if dino:
+        from PIL import Image
+
+        args.image = Image.new("RGB", (512, 512), (128, 100, 90))
+    asset = Path(args.asset)
+    surf = Surfaces(load_triangles(asset, args.extent).to(device))
+    result: dict[str, Any] = {
+        "asset": asset.name,
+        "extent": args.extent,
+        "types": {},
+        "cond": "DINOv3 (random)" if dino else "random tokens (no transformers)",
+    }
+    outs: dict[str, dict[str, Any]] = {}
+    for ptype in args.types:
+        entry: dict[str, Any] = {"passes": {}}
+        result["types"][ptype] = entry
+        outs[ptype] = {}
+        for mode in args.modes:
+            if mode == "lowvram":
+                continue
+            print(f"== {ptype} {mode}", flush=True)
+            rec = Recorder(device)
+            opts = perf.BASELINE if mode == "base" else perf.current()
+            with perf.use(opts):
+                o = run_pass(
+                    pipe,
+                    surf,
+                    ptype,
+                    args,
+                    rec,
+                    export=mode == "opt" and ptype in args.export_types,
+                )
+            entry["passes"][mode] = rec.rows
+            outs[ptype][mode] = _cpu(o)
+    for ptype in args.low_vram_types:
+        if "lowvram" not in args.modes or ptype not in args.types or device.type != "cuda":
+            continue
+        print(f"== {ptype} lowvram", flush=True)
+        rec = Recorder(device)
+        with low_vram(pipe):
+            o = run_pass(pipe, surf, ptype, args, rec, export=False)
+        result["types"][ptype]["passes"]["lowvram"] = rec.rows
+        outs[ptype]["lowvram"] = _cpu(o)
+    for ptype, o in outs.items():
+        ref = o.get("opt") or o.get("cold")
+        result["types"][ptype]["counts"] = ref["counts"] if ref else {}
+        result["types"][ptype]["parity"] = {
+            mode: parity(ref, other, args.tiny)
+            for mode, other in o.items()
+            if ref is not None and other is not ref and mode != "cold"
+        }
+    result["surface_counts"] = surf.counts()
+    result["surface_setup_s"] = surf.setup_seconds
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="tiny networks (CPU smoke test)")
+    ap.add_argument("--tiny", action="store_true", help="tiny networks on the CPU (smoke test)")
     ap.add_argument("--device", default=None)
     ap.add_argument(
-        "--pipeline-type",
-        default="1024_cascade",
-        choices=["512", "1024", "1024_cascade", "1536_cascade"],
+        "--types", default=None, help="comma list of 512,1024,1024_cascade,1536_cascade"
     )
-    ap.add_argument("--steps", type=int, default=None, help="sampler steps (12; 4 with --tiny)")
+    ap.add_argument("--modes", default="cold,opt,base,lowvram", help="comma list (see docstring)")
+    ap.add_argument("--low-vram-types", default="1024_cascade")
+    ap.add_argument("--asset", default=None, help=f"glTF/GLB (default {DEFAULT_ASSET} in shared)")
+    ap.add_argument(
+        "--extent",
+        type=float,
+        default=None,
+        help="largest extent of the asset in the unit box (0.99999; --tiny 0.25)",
+    )
+    ap.add_argument("--steps", type=int, default=None, help="override every sampler's steps")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--shell-voxels", type=int, default=None, help="LR shell size; 0 = decoded")
     ap.add_argument("--max-num-tokens", type=int, default=49152)
-    ap.add_argument("--low-vram", action="store_true", help="offload each model between stages")
-    ap.add_argument("--export", action="store_true", help="also time the GLB export")
-    ap.add_argument("--json", default=None, help="write the rows here")
-    args = ap.parse_args()
-    if args.steps is None:
-        args.steps = 4 if args.tiny else 12
-    if args.shell_voxels is None:
-        args.shell_voxels = 60 if args.tiny else 3000
-    print("!!! RANDOM WEIGHTS: timing only, the outputs are noise !!!")
-    rows = run(args)
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.tiny else "cpu"
-    print(
-        f"\npipeline {args.pipeline_type}, random weights, steps {args.steps}, "
-        f"{'tiny' if args.tiny else 'full-size'}, low_vram={args.low_vram}, device {dev}, "
-        f"torch {torch.__version__}, python {platform.python_version()}"
+    ap.add_argument(
+        "--export-types",
+        default=None,
+        help="types whose opt pass exports a GLB (default: all; '' for none)",
     )
-    print(f"| {'stage':<26} | {'time s':>8} | {'peak GiB':>8} | {'tokens/voxels/faces':>19} |")
-    print(f"|{'-' * 28}|{'-' * 10}|{'-' * 10}|{'-' * 21}|")
-    total = 0.0
-    for r in rows:
-        if not r["stage"].startswith("build"):
-            total += r["seconds"]
-        peak = f"{r['peak_gib']:.2f}" if "peak_gib" in r else "-"
-        print(f"| {r['stage']:<26} | {r['seconds']:8.3f} | {peak:>8} | {r.get('tokens', ''):>19} |")
-    print(f"| {'total (without build)':<26} | {total:8.3f} | {'':>8} | {'':>19} |")
+    ap.add_argument("--json", default=None, help="write the result here")
+    args = ap.parse_args(argv)
+    tiny_types = "512,1024_cascade"
+    args.types = args.types or (tiny_types if args.tiny else "512,1024_cascade,1536_cascade")
+    args.types = args.types.split(",")
+    args.modes = args.modes.split(",")
+    args.export_types = args.types if args.export_types is None else args.export_types.split(",")
+    args.low_vram_types = args.low_vram_types.split(",")
+    if args.extent is None:
+        args.extent = 0.25 if args.tiny else 0.99999
+    if args.asset is None:
+        args.asset = str(
+            _shared() / "assets" / "gltf" / (TINY_ASSET if args.tiny else DEFAULT_ASSET)
+        )
+    args.image = None
+    print("!!! RANDOM WEIGHTS: timing only, the outputs are noise !!!", flush=True)
+    result = run(args)
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and not args.tiny else "cpu"
+    result["env"] = {
+        "device": dev,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "tiny": args.tiny,
+        "steps": args.steps or "pipeline defaults",
+        "perf_default": str(perf.current()),
+    }
+    print_report(result)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "device": dev, "rows": rows}, f, indent=1)
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+def _shared() -> Path:
+    import os
+
+    env = os.environ.get("TRELLIS2_SHARED")
+    for p in ([Path(env)] if env else []) + [REPO.parent / "shared", REPO / ".shared"]:
+        if (p / "assets" / "gltf").is_dir():
+            return p
+    raise SystemExit("shared assets not found: set TRELLIS2_SHARED or pass --asset PATH.glb")
 
 
 if __name__ == "__main__":

@@ -191,9 +191,17 @@ class SparseUnetVaeDecoder(_FP16Mixin, nn.Module):
         return (out, subs) if return_subs else out
 
     @torch.no_grad()
-    def upsample(self, x: SparseTensor, upsample_times: int) -> torch.Tensor:
-        """Coords int32 [M, 4] after from_latent and the first ``upsample_times`` levels."""
+    def upsample(
+        self,
+        x: SparseTensor,
+        upsample_times: int,
+        guide_subs: list[SparseTensor] | None = None,
+    ) -> torch.Tensor:
+        """Coords int32 [M, 4] after from_latent and the first ``upsample_times`` levels.
+
+        ``guide_subs`` (one [N_i, 8] logit tensor per level, as in ``forward``) overrides the
+        predicted subdivisions; benchmarks use it to follow a real asset's structure."""
         if not self.pred_subdiv:
             raise ValueError("upsample needs a decoder that predicts its subdivisions")
-        h, _ = self._run_levels(x, None, stop_at=upsample_times)
+        h, _ = self._run_levels(x, guide_subs, stop_at=upsample_times)
         return h.coords
