@@ -6,7 +6,7 @@
 #
 #   bench/device_all.sh                 # all steps
 #   STEPS="tests kernels" QUICK=1 bench/device_all.sh
-#   PIPELINE_ARGS="--pipeline-type 512" LIMIT_PIPELINE=200 STEPS=pipeline bench/device_all.sh
+#   PIPELINE_ARGS="--types 512,1024_cascade" LIMIT_PIPELINE=280 STEPS=pipeline bench/device_all.sh
 # Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_PIPELINE, LIMIT_NETWORKS; extra
 # arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
 #
@@ -49,7 +49,7 @@ step tests "${LIMIT_TESTS:-100}" $PY -m pytest -m gpu $TEST_PATHS -q \
 step kernels "${LIMIT_KERNELS:-190}" $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json" \
     ${KERNELS_ARGS:-}
 # shellcheck disable=SC2086
-[ -f bench/pipeline_random.py ] && step pipeline "${LIMIT_PIPELINE:-110}" $PY bench/pipeline_random.py \
+step pipeline "${LIMIT_PIPELINE:-300}" $PY bench/pipeline.py --json "$OUT/pipeline.json" \
     ${PIPELINE_ARGS:-}
 # shellcheck disable=SC2086
 [ -f bench/networks_gpu.py ] && step networks "${LIMIT_NETWORKS:-110}" $PY bench/networks_gpu.py \
