@@ -11,7 +11,7 @@ optional `low_vram` (default True).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from trellis2.pipelines.loading import (
 )
 from trellis2.pipelines.rembg import DEFAULT_BIREFNET, RMBG_2_0, BiRefNet
 from trellis2.pipelines.samplers import build_sampler
+from trellis2.pipelines.trellis2_image_to_3d import MODEL_NAMES, models_for
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,19 +93,34 @@ def _random_models(
     configs: Mapping[str, Mapping[str, Any]] | None,
     device: torch.device,
     seed: int,
+    park: bool = False,
 ) -> dict[str, torch.nn.Module]:
+    """Random networks built on `device` (fast init); with `park` each one moves to the CPU
+    right after it is built, so the device never holds more than one (low-VRAM mode). The
+    seed of a network is `seed` + its index in MODEL_NAMES, whichever subset is built."""
     from trellis2.models.loading import build_random
 
+    order = {name: i for i, name in enumerate(MODEL_NAMES)}
     loaded: dict[str, torch.nn.Module] = {}
-    for i, name in enumerate(names):
+    for name in names:
         if configs is not None and name in configs:
             spec = configs[name]
         else:
             from trellis2.models.presets import preset
 
             spec = preset(Path(model_paths[name]).name)
-        loaded[name] = build_random(spec["name"], spec["args"], device=device, seed=seed + i)
+        model = build_random(spec["name"], spec["args"], device=device, seed=seed + order[name])
+        loaded[name] = model.to("cpu") if park else model
     return loaded
+
+
+def _default_type(args: Mapping[str, Any], pipeline_types: str | Sequence[str] | None) -> str:
+    """pipeline.json's default type, unless the loaded types exclude it (then the first)."""
+    default = args.get("default_pipeline_type", "1024_cascade")
+    if pipeline_types is None:
+        return default
+    types = [pipeline_types] if isinstance(pipeline_types, str) else list(pipeline_types)
+    return default if default in types else types[0]
 
 
 def load_image_to_3d(
@@ -120,6 +136,7 @@ def load_image_to_3d(
     rembg_model: str | None = None,
     low_vram: bool | None = None,
     image_cond_model: Any = None,
+    pipeline_types: str | Sequence[str] | None = None,
 ) -> Any:
     """See `Trellis2ImageTo3DPipeline.from_pretrained`.
 
@@ -129,6 +146,10 @@ def load_image_to_3d(
     tests). `image_cond_model` replaces the DINOv3 extractor (anything with `.to`,
     `.image_size` and `__call__(images) -> [B, L, C]`). A random pipeline has no background
     removal (send RGBA images) and marks every result `random_weights = True`.
+
+    `pipeline_types` (one type or several) loads only the networks those types run (a
+    1024_cascade pipeline does not hold tex_slat_flow_model_512); `run` then refuses other
+    types with an error saying how to load them. None loads all eight.
     """
     if random_weights:
         config: dict[str, Any] = OFFICIAL_PIPELINE_CONFIG
@@ -141,10 +162,15 @@ def load_image_to_3d(
     args = _require(config, "args", config_file)
     model_paths = _require(args, "models", config_file)
     names = tuple(cls.model_names_to_load)
+    if pipeline_types is not None:
+        wanted = set(models_for(pipeline_types))
+        names = tuple(n for n in names if n in wanted)
+    low_vram = args.get("low_vram", True) if low_vram is None else low_vram
 
     if random_weights:
         dev = torch.device(device)
-        models = _random_models(model_paths, names, random_configs, dev, seed)
+        park = low_vram and dev.type != "cpu"
+        models = _random_models(model_paths, names, random_configs, dev, seed, park)
         if image_cond_model is None:
             from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
@@ -176,8 +202,8 @@ def load_image_to_3d(
         tex_slat_normalization=_require(args, "tex_slat_normalization", config_file),
         image_cond_model=image_cond,
         rembg_model=rembg,
-        low_vram=args.get("low_vram", True) if low_vram is None else low_vram,
-        default_pipeline_type=args.get("default_pipeline_type", "1024_cascade"),
+        low_vram=low_vram,
+        default_pipeline_type=_default_type(args, pipeline_types),
         random_weights=random_weights,
     )
     if random_weights:

@@ -16,7 +16,7 @@ once per non-iterative stage. Stages: "preprocess", "cond", "sparse_structure",
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -47,6 +47,39 @@ MODEL_NAMES = (
     "tex_slat_flow_model_1024",
     "tex_slat_decoder",
 )
+
+_COMMON = ("sparse_structure_flow_model", "sparse_structure_decoder", "shape_slat_decoder")
+# Networks each pipeline type runs; a pipeline loaded for some types keeps only these.
+MODELS_FOR_TYPE: dict[str, tuple[str, ...]] = {
+    "512": (*_COMMON, "shape_slat_flow_model_512", "tex_slat_flow_model_512", "tex_slat_decoder"),
+    "1024": (
+        *_COMMON,
+        "shape_slat_flow_model_1024",
+        "tex_slat_flow_model_1024",
+        "tex_slat_decoder",
+    ),
+    "1024_cascade": (
+        *_COMMON,
+        "shape_slat_flow_model_512",
+        "shape_slat_flow_model_1024",
+        "tex_slat_flow_model_1024",
+        "tex_slat_decoder",
+    ),
+}
+MODELS_FOR_TYPE["1536_cascade"] = MODELS_FOR_TYPE["1024_cascade"]
+
+
+def models_for(pipeline_types: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Model names needed by `pipeline_types` (one type, several, or None for all), in
+    MODEL_NAMES order. Raises ValueError for an unknown type."""
+    if pipeline_types is None:
+        return MODEL_NAMES
+    types = (pipeline_types,) if isinstance(pipeline_types, str) else tuple(pipeline_types)
+    unknown = [t for t in types if t not in PIPELINE_TYPES]
+    if unknown or not types:
+        raise ValueError(f"pipeline types must be among {PIPELINE_TYPES}, got {types!r}")
+    needed = {name for t in types for name in MODELS_FOR_TYPE[t]}
+    return tuple(name for name in MODEL_NAMES if name in needed)
 
 
 def _noop_progress(stage: str, step: int, total: int) -> None:
@@ -109,7 +142,8 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
 
         Keyword options (see `pipeline_loading.load_image_to_3d`): `random_weights`,
         `random_configs`, `dinov3_config`, `device`, `seed`, `rembg_model` (e.g.
-        "briaai/RMBG-2.0", non-commercial, only when asked), `low_vram`, `image_cond_model`.
+        "briaai/RMBG-2.0", non-commercial, only when asked), `low_vram`, `image_cond_model`,
+        `pipeline_types` (load only the networks these types need, e.g. "1024_cascade").
         """
         from trellis2.pipelines.pipeline_loading import load_image_to_3d
 
@@ -387,6 +421,13 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
         if pipeline_type not in PIPELINE_TYPES:
             raise ValueError(
                 f"pipeline_type must be one of {PIPELINE_TYPES}, got {pipeline_type!r}"
+            )
+        missing = [n for n in MODELS_FOR_TYPE[pipeline_type] if n not in self.models]
+        if missing:
+            raise ValueError(
+                f"pipeline type {pipeline_type!r} needs {missing}, which this pipeline did not "
+                f"load; load it with pipeline_types=None (all types) or including "
+                f"{pipeline_type!r}"
             )
         report = progress or _noop_progress
         if preprocess_image:

@@ -81,10 +81,14 @@ class StageInputs:
     # ------------------------------------------------------------------ pair inputs
     def _build_pair(self, noise: Any) -> None:
         if is_sparse(noise):
-            shifted = noise.coords.clone()
-            shifted[:, 0] += self.batch
-            coords = torch.cat([noise.coords, shifted])
-            self._template = noise.replace(torch.cat([noise.feats, noise.feats]), coords)
+            repeat = getattr(noise, "repeat_batch", None)  # carries the cached batch layout
+            if repeat is not None:
+                self._template = repeat(2)
+            else:
+                shifted = noise.coords.clone()
+                shifted[:, 0] += self.batch
+                coords = torch.cat([noise.coords, shifted])
+                self._template = noise.replace(torch.cat([noise.feats, noise.feats]), coords)
             batch_size(self._template)  # the pair's batch layout, once, before the loop
         self.pair_cond = torch.cat([self.cond, self.neg_cond])
         self.pair_kwargs = {k: self._double(v) for k, v in self.kwargs.items()}
