@@ -34,6 +34,8 @@ import json
 import platform
 import sys
 import time
+import traceback
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -156,27 +158,39 @@ def run_pass(
     )
     out.update(shape_slat=shape.feats, tex_slat=tex.feats, resolution=res)
     if export:
-        from trellis2.generation.types import ExportSettings
-        from trellis2.postprocess import export_asset
-
-        a = assets[0]
-        glb = rec(
-            "export GLB",
-            lambda: export_asset(
-                a.vertices,
-                a.faces,
-                a.attrs,
-                a.coords,
-                [[-0.5] * 3, [0.5] * 3],
-                ExportSettings(),
-                grid_size=res,
-                attr_layout=pipe.pbr_attr_layout,
-                name="bench",
-            ),
-            lambda g: f"{g.triangle_count} triangles",
-        )
-        out["counts"]["glb_triangles"] = int(glb.triangle_count)
+        try:
+            out["counts"]["glb_triangles"] = export_glb(pipe, assets[0], res, rec)
+        except Exception as exc:  # a missing export dependency must not lose the pass
+            traceback.print_exc()
+            rec.rows.append({"stage": "export GLB", "seconds": 0.0, "count": repr(exc)[:300]})
     return out
+
+
+def export_glb(pipe: Any, a: Any, res: int, rec: Recorder) -> int:
+    """The backend's export of one MeshWithVoxel (default ExportSettings), as one stage; the
+    export's own step timings land in the row's `substeps`."""
+    from trellis2.generation.types import ExportSettings
+    from trellis2.postprocess import ExportReport, export_asset
+
+    rep = ExportReport()
+    glb = rec(
+        "export GLB",
+        lambda: export_asset(
+            a.vertices,
+            a.faces,
+            a.attrs,
+            a.coords,
+            [[-0.5] * 3, [0.5] * 3],
+            ExportSettings(),
+            grid_size=res,
+            attr_layout=pipe.pbr_attr_layout,
+            name="bench",
+            report=rep,
+        ),
+        lambda g: f"{g.triangle_count} triangles",
+    )
+    rec.rows[-1]["substeps"] = {k: round(v, 4) for k, v in rep.timings.items()}
+    return int(glb.triangle_count)
 
 
 def _cpu(o: dict[str, Any]) -> dict[str, Any]:
@@ -200,37 +214,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "types": {},
         "cond": "DINOv3 (random)" if dino else "random tokens (no transformers)",
     }
-    outs: dict[str, dict[str, Any]] = {}
+    outs: dict[str, dict[str, Any]] = {ptype: {} for ptype in args.types}
     for ptype in args.types:
-        entry: dict[str, Any] = {"passes": {}}
-        result["types"][ptype] = entry
-        outs[ptype] = {}
-        for mode in args.modes:
-            if mode == "lowvram":
-                continue
-            print(f"== {ptype} {mode}", flush=True)
-            rec = Recorder(device)
-            opts = perf.BASELINE if mode == "base" else perf.current()
-            with perf.use(opts):
-                o = run_pass(
-                    pipe,
-                    surf,
-                    ptype,
-                    args,
-                    rec,
-                    export=mode == "opt" and ptype in args.export_types,
-                )
-            entry["passes"][mode] = rec.rows
-            outs[ptype][mode] = _cpu(o)
-    for ptype in args.low_vram_types:
-        if "lowvram" not in args.modes or ptype not in args.types or device.type != "cuda":
-            continue
-        print(f"== {ptype} lowvram", flush=True)
+        result["types"][ptype] = {"passes": {}}
+
+    def one_pass(ptype: str, mode: str) -> None:
+        print(f"== {ptype} {mode}", flush=True)
         rec = Recorder(device)
-        with low_vram(pipe):
-            o = run_pass(pipe, surf, ptype, args, rec, export=False)
-        result["types"][ptype]["passes"]["lowvram"] = rec.rows
-        outs[ptype]["lowvram"] = _cpu(o)
+        opts = perf.BASELINE if mode == "base" else perf.current()
+        export = mode == "opt" and ptype in args.export_types
+        try:
+            with perf.use(opts), low_vram(pipe) if mode == "lowvram" else nullcontext():
+                outs[ptype][mode] = _cpu(run_pass(pipe, surf, ptype, args, rec, export))
+        except Exception as exc:  # keep the other passes' numbers; the error is reported
+            traceback.print_exc()
+            rec.rows.append({"stage": "ERROR", "seconds": 0.0, "count": repr(exc)[:300]})
+        result["types"][ptype]["passes"][mode] = rec.rows
+        if args.json:  # partial results survive a time limit
+            Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+
+    for ptype in args.types:
+        for mode in args.modes:
+            if mode != "lowvram":
+                one_pass(ptype, mode)
+    # Low-VRAM last: moving the weights off and back would stale anything keyed on them.
+    if "lowvram" in args.modes and device.type == "cuda":
+        for ptype in args.low_vram_types:
+            if ptype in args.types:
+                one_pass(ptype, "lowvram")
     for ptype, o in outs.items():
         ref = o.get("opt") or o.get("cold")
         result["types"][ptype]["counts"] = ref["counts"] if ref else {}
