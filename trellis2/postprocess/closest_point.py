@@ -69,6 +69,7 @@ class SurfaceProjector:
         f = _tensor(faces, torch.int64, self.device)
         self.v = v
         self.f = f
+        self._vt = v.T.contiguous()  # [3, V]
         self._tree: cKDTree | None = None
         self._normals: torch.Tensor | None = None
         nv = len(v)
@@ -79,8 +80,11 @@ class SurfaceProjector:
         sf = flat_f[order]
         start = torch.searchsorted(sv, torch.arange(nv, device=self.device))
         rank = torch.arange(len(sv), device=self.device) - start[sv]
-        keep = rank < MAX_VALENCE
-        incident = torch.full((nv, MAX_VALENCE), -1, dtype=torch.int64, device=self.device)
+        # As many slots as the largest valence needs (dual-grid meshes: about 6), at most 12.
+        k = int(rank.max()) + 1 if len(rank) else 1
+        k = min(k, MAX_VALENCE)
+        keep = rank < k
+        incident = torch.full((nv, k), -1, dtype=torch.int64, device=self.device)
         incident[sv[keep], rank[keep]] = sf[keep]
         self.incident = incident
         # Per-face constants of the closest-point computation: a, ab, ac, Gram matrix inverse.
@@ -156,10 +160,14 @@ class SurfaceProjector:
         cand = cand[:, (cand >= 0).any(0)]
         out = torch.empty(len(q), dtype=torch.int64, device=self.device)
         miss = torch.zeros(len(q), dtype=torch.bool, device=self.device)
+        vx, vy, vz = self._vt[0], self._vt[1], self._vt[2]
         step = max(1, CHUNK * 16 // max(cand.shape[1], 1))
         for s in range(0, len(q), step):
             c = cand[inv[s : s + step]]  # [l, C]
-            d = ((self.v[c.clamp_min(0)] - q[s : s + step, None, :]) ** 2).sum(-1)
+            cc = c.clamp_min(0)
+            p = q[s : s + step]
+            # Component-wise: reductions over a trailing dimension of 3 are slow on CPU.
+            d = (vx[cc] - p[:, 0:1]) ** 2 + (vy[cc] - p[:, 1:2]) ** 2 + (vz[cc] - p[:, 2:3]) ** 2
             d = torch.where(c >= 0, d, torch.inf)
             best, arg = d.min(1)
             out[s : s + step] = c.gather(1, arg[:, None]).squeeze(1)

@@ -107,6 +107,7 @@ def process_mesh(
     ambient_occlusion: bool = True,
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
+    torch_mesh: bool | None = None,
 ) -> TexturedMesh:
     """Run the export path; inputs as for `to_glb`. Returns a TexturedMesh (Z-up frame).
 
@@ -118,13 +119,15 @@ def process_mesh(
     normal map, occlusion); UV charts, gutter inpainting (cv2) and encoding stay on the CPU.
     On the CPU the mesh clean-up and decimation are numpy / fast-simplification.
     ambient_occlusion: bake AO from the voxels (see trellis2.postprocess.occlusion) into the R
-    channel of the metallic-roughness texture, referenced as the occlusion texture (ORM)."""
+    channel of the metallic-roughness texture, referenced as the occlusion texture (ORM).
+    torch_mesh: run clean-up and decimation as torch on `device` (None = on CUDA only; True on
+    the CPU exercises the GPU code path, slower than numpy there)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     if device is None:
         device = attr_volume.device if isinstance(attr_volume, torch.Tensor) else "cpu"
     dev = torch.device(device)
-    gpu = dev.type == "cuda"
+    gpu = dev.type == "cuda" if torch_mesh is None else torch_mesh
     _synchronize(dev)
     t = time.perf_counter()
 
