@@ -201,17 +201,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     t = time.perf_counter()
     pipe, dino = build(args, device)
-    print(f"  build (random init) {time.perf_counter() - t:.1f} s", flush=True)
+    weights = torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
+    print(f"  build (random init) {time.perf_counter() - t:.1f} s, {weights:.2f} GiB", flush=True)
     if dino:
         from PIL import Image
 
         args.image = Image.new("RGB", (512, 512), (128, 100, 90))
     asset = Path(args.asset)
     surf = Surfaces(load_triangles(asset, args.extent).to(device))
+    surf.chain(1024, 32)  # set up before any pass (a 1408..1152 fallback is built on demand)
+    if "1536_cascade" in args.types:
+        surf.chain(1536, 96)
     result: dict[str, Any] = {
         "asset": asset.name,
         "extent": args.extent,
         "types": {},
+        "weights_gib": weights,
+        "models": sorted(pipe.models),
         "cond": "DINOv3 (random)" if dino else "random tokens (no transformers)",
     }
     outs: dict[str, dict[str, Any]] = {ptype: {} for ptype in args.types}

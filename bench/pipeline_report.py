@@ -78,6 +78,7 @@ def print_report(result: dict[str, Any]) -> None:
         f"{'tiny' if env['tiny'] else 'full-size'}, device {env['device']}, torch {env['torch']}"
     )
     print(f"surface voxels per resolution: {result['surface_counts']}")
+    print(f"resident weights {result['weights_gib']:.2f} GiB: {', '.join(result['models'])}")
     for ptype, entry in result["types"].items():
         passes = entry["passes"]
         modes = [m for m in ("cold", "opt", "base", "lowvram") if m in passes]

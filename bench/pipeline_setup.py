@@ -78,7 +78,12 @@ def build(args: argparse.Namespace, device: torch.device) -> tuple[Any, bool]:
         dino = False
         kw["image_cond_model"] = RandomCondTokens(32 if args.tiny else 1024).to(device)
     pipe = Trellis2ImageTo3DPipeline.from_pretrained(
-        None, random_weights=True, device=device, low_vram=False, **kw
+        None,
+        random_weights=True,
+        device=device,
+        low_vram=False,
+        pipeline_types=args.types,  # only the networks these types run, like a server
+        **kw,
     )
     return pipe, dino
 
