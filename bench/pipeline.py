@@ -14,8 +14,8 @@ Per pipeline type (--types, default 512,1024_cascade,1536_cascade) with the mode
 `cold` (first call: compilation, autotuning, graph capture), `opt` (warm, default perf switches,
 then the GLB export as its own stage), `base` (warm, `with perf.use(perf.BASELINE)`); then, after
 every type, `lowvram` for --low-vram-types (the pipeline's low_vram offload, default switches).
-Every pass re-seeds, so the passes share noise and structure; the parity table compares `base`
-and `lowvram` with `opt`.
+Every pass re-seeds, so the passes share noise and structure; the parity lines compare `cold`,
+`base` and `lowvram` with `opt` (tolerances and their reasons: bench/pipeline_report.py).
 
 Structure (bench/surface_structure.py): the SS flow and SS decoder run as in a generation (timed),
 then their coords are replaced by the surface voxels of --asset at the SS grid; every C2S level of
@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["types"][ptype]["parity"] = {
             mode: parity(ref, other, args.tiny)
             for mode, other in o.items()
-            if ref is not None and other is not ref and mode != "cold"
+            if ref is not None and other is not ref
         }
     result["surface_counts"] = surf.counts()
     result["surface_setup_s"] = surf.setup_seconds
