@@ -10,7 +10,7 @@ Error: symmetric point-to-surface distance to the dense mesh (Chamfer mean, Haus
 voxels, from 200k area-uniform samples per side; manifold = every edge in at most 2 faces.
 
 Usage: python bench/decimate.py [--grid 424] [--target 200000] [--devices cuda,cpu] [--runs 3]
-       [--samples 200000] [--no-fast-simplification]
+       [--samples 200000] [--no-fast-simplification] [--profile]
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def main() -> int:
     ap.add_argument("--devices", default="cuda,cpu")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--profile", action="store_true", help="torch profiler tables of a CUDA run")
     ap.add_argument("--no-fast-simplification", dest="fast_simplification", action="store_false")
     args = ap.parse_args()
     print(
@@ -127,6 +128,11 @@ def main() -> int:
 
             timed("torch cuda", run, args.runs)
             simplify(vt, ft, args.target, method="torch", stats=stats)
+            if args.profile:
+                with torch.profiler.profile() as prof:
+                    run()
+                print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=20))
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
         else:  # one run (the first on a fresh process also pays for page faults)
 
             def run(vt=vt, ft=ft, stats=stats):

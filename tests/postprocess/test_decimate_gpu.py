@@ -177,9 +177,9 @@ def test_cuda_and_cpu_both_give_valid_decimations(voxel_mesh):
     target = len(f0) // 10
     results = {}
     for dev in ("cpu", "cuda"):
-        v, f = simplify(torch.from_numpy(v0).to(dev), torch.from_numpy(f0).to(dev), target)
-        if dev == "cpu":  # auto on CPU tensors is fast-simplification: ask for ours
-            v, f = simplify(torch.from_numpy(v0), torch.from_numpy(f0), target, method="torch")
+        vt, ft = torch.from_numpy(v0).to(dev), torch.from_numpy(f0).to(dev)
+        # auto picks ours for CUDA tensors; CPU tensors need it named
+        v, f = simplify(vt, ft, target, method="auto" if dev == "cuda" else "torch")
         assert v.device.type == dev
         v, f = v.cpu().numpy(), f.cpu().numpy()
         assert target - 1 <= len(f) <= target
