@@ -24,6 +24,7 @@ from PIL import Image
 from trellis2.generation.types import ExportSettings, GeneratedAsset
 from trellis2.postprocess.closest_point import SubdividedSurface
 from trellis2.postprocess.export import PBR_ATTR_LAYOUT, ExportReport, export_asset
+from trellis2.postprocess.remesh import remesh_for_export
 from trellis2.representations.o_voxel.flexible_dual_grid import flexible_dual_grid_to_mesh
 from trellis2.representations.o_voxel.gltf_source import SourceMesh, bilinear, load_gltf
 from trellis2.representations.o_voxel.mesh_to_ovoxel import mesh_to_flexible_dual_grid
@@ -83,8 +84,13 @@ def convert_asset(
     settings: ExportSettings | None = None,
     name: str = "asset",
     with_report: bool = True,
+    remesh: bool = False,
+    remesh_band: float = 1,
+    remesh_project: float = 0.9,
 ) -> tuple[GeneratedAsset, ConvertReport]:
-    """glTF/GLB file → (exported asset, report with timings and, optionally, fidelity)."""
+    """glTF/GLB file → (exported asset, report with timings and, optionally, fidelity).
+    remesh: replace the O-Voxel mesh by its closed narrow-band dual-contouring shell before the
+    export, as to_glb(remesh=True) (trellis2.postprocess.remesh)."""
     settings = settings or ExportSettings()
     rep = ConvertReport(resolution=resolution)
     t = time.perf_counter()
@@ -105,6 +111,10 @@ def convert_asset(
         grid_size=resolution,
     )
     rep.timings["to_mesh"] = time.perf_counter() - t
+    if remesh:
+        t = time.perf_counter()
+        v, f = remesh_for_export(v, f, AABB, None, resolution, remesh_band, remesh_project)
+        rep.timings["remesh"] = time.perf_counter() - t
     export_rep = ExportReport()
     asset = export_asset(
         v,
@@ -115,7 +125,13 @@ def convert_asset(
         settings,
         grid_size=resolution,
         attr_layout=PBR_ATTR_LAYOUT,
-        extras={"trellis2": {"converted_from": Path(path).name, "resolution": resolution}},
+        extras={
+            "trellis2": {
+                "converted_from": Path(path).name,
+                "resolution": resolution,
+                "remesh": remesh,
+            }
+        },
         name=name,
         report=export_rep,
     )
@@ -206,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texture-format", choices=["png", "jpeg", "webp"], default="png")
     ap.add_argument("--decimation-target", type=int, default=200_000)
     ap.add_argument("--report", action="store_true", help="print fidelity figures as JSON")
+    ap.add_argument(
+        "--remesh",
+        action="store_true",
+        help="narrow-band dual-contouring remesh first (closed single-sided shells)",
+    )
     args = ap.parse_args(argv)
     container = args.output.suffix.lower().lstrip(".")
     if container not in ("glb", "gltf"):
@@ -218,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         container=container,  # type: ignore[arg-type]
     )
     asset, rep = convert_asset(
-        args.input, args.resolution, settings, name=args.output.stem, with_report=args.report
+        args.input,
+        args.resolution,
+        settings,
+        name=args.output.stem,
+        with_report=args.report,
+        remesh=args.remesh,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     for f in asset.files:
