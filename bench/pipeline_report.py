@@ -116,7 +116,7 @@ def print_report(result: dict[str, Any]) -> None:
             else "-"
         )
         peak = [
-            _fmt(max((r.get("peak_gib", 0.0) for r in passes[m]), default=None), ".2f")
+            _fmt(max((r["peak_gib"] for r in passes[m] if "peak_gib" in r), default=None), ".2f")
             for m in modes
         ]
         print(
@@ -129,7 +129,13 @@ def print_report(result: dict[str, Any]) -> None:
         for m, p in zip(modes, peak, strict=True):
             entry.setdefault("total_s", {})[m] = totals[m]
             entry.setdefault("peak_gib", {})[m] = None if p == "-" else float(p)
-        print(f"\ncounts: {entry.get('counts', {})}")
+        reserved = {
+            m: round(max((r.get("reserved_gib", 0.0) for r in passes[m]), default=0.0), 2)
+            for m in modes
+        }
+        entry["reserved_gib"] = reserved
+        print(f"\nmax reserved GiB (allocator, what nvidia-smi sees): {reserved}")
+        print(f"counts: {entry.get('counts', {})}")
         for mode, p in entry.get("parity", {}).items():
             t = ", ".join(
                 f"{k} cos {v['cosine']:.6f} maxrel {v['max_rel']:.2e}"
