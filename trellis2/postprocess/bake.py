@@ -192,30 +192,32 @@ def fill_gutters(
     texels of a chart are inpainted with cv2 INPAINT_TELEA (8-bit, as the reference does); the
     others copy their nearest covered texel. Covered texels keep their exact float values.
     Tiles of all maps are inpainted in parallel threads. Returns name → filled float32."""
+    for name, (img, _) in planes.items():
+        if img.ndim != 3 or img.shape[2] not in (1, 3):
+            raise ValueError(f"fill_gutters: {name} must be [S, S, 1] or [S, S, 3]")
     nearest = nearest_covered(mask)
     if nearest is None:
         return {k: v for k, (v, _) in planes.items()}
     band = gutter_band(mask, width)
-    work: dict[str, np.ndarray] = {}
-    jobs = []
-    for name, (img, radius) in planes.items():
-        if img.ndim != 3 or img.shape[2] not in (1, 3):
-            raise ValueError(f"fill_gutters: {name} must be [S, S, 1] or [S, S, 3]")
-        filled = img[nearest[0], nearest[1]]
-        src = (np.clip(filled, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        work[name] = dst = src.copy()
-        jobs += _inpaint_tiles(src, dst, band, radius, width)
-    n = threads or min(len(jobs), os.cpu_count() or 1)
-    if n > 1:
-        with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda j: j(), jobs))
-    else:
-        for j in jobs:
-            j()
-    out = {}
-    for name, (img, _) in planes.items():
-        out[name] = np.where(mask[..., None], img, work[name].astype(np.float32) / 255.0)
-    return out
+    n = threads or max(1, min(4 * len(planes), os.cpu_count() or 1))
+
+    def prepare(item: tuple[str, tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+        img = item[1][0]
+        src = (np.clip(img[nearest[0], nearest[1]], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return src, src.copy()
+
+    def finish(item: tuple[str, tuple[np.ndarray, int]]) -> np.ndarray:
+        name, (img, _) = item
+        return np.where(mask[..., None], img, work[name][1].astype(np.float32) / 255.0)
+
+    # numpy's big copies and cv2 release the GIL, so threads overlap all of it.
+    with ThreadPoolExecutor(n) as pool:
+        work = dict(zip(planes, pool.map(prepare, planes.items()), strict=True))
+        jobs = []
+        for name, (_, radius) in planes.items():
+            jobs += _inpaint_tiles(*work[name], band, radius, width)
+        list(pool.map(lambda j: j(), jobs))
+        return dict(zip(planes, pool.map(finish, planes.items()), strict=True))
 
 
 def choose_alpha_mode(alpha: np.ndarray, mask: np.ndarray) -> str:

@@ -10,9 +10,9 @@ copy of the mesh); it is not a general-purpose distance query.
 Nearest vertex: vertices are binned into a sparse grid of cubic cells (`cell_size`, the voxel
 size for O-Voxel meshes, which have one dual vertex per voxel). A query looks at the vertices of
 the 3x3x3 cells around its own cell (found by sort + searchsorted on cell keys, once per distinct
-query cell), which is exact for every query whose nearest vertex is within one cell. Queries
-further away fall back to a KD-tree (scipy, CPU). Everything else is vectorised torch on the
-projector's device (CPU or CUDA).
+query cell), which is exact for every query whose nearest vertex is within one cell; the few
+others search 5x5x5 cells, and what is still left a KD-tree (scipy, CPU). Everything else is
+vectorised torch on the projector's device (CPU or CUDA).
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ MAX_VALENCE = 12
 # Cells holding more vertices than this make the cell search too wide: use the KD-tree then.
 MAX_PER_CELL = 8
 CHUNK = 1 << 18
-
-_OFFSETS = torch.tensor(
-    [[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=torch.int64
-)
 
 
 def _tensor(x: object, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -140,16 +136,32 @@ class SurfaceProjector:
         return self._tree_ids[torch.from_numpy(np.asarray(nn, dtype=np.int64)).to(self.device)]
 
     def nearest_vertex(self, q: torch.Tensor) -> torch.Tensor:
-        """Index [L] of the nearest used vertex for points q [L, 3] on the device."""
+        """Index [L] of the nearest used vertex for points q [L, 3] on the device: cells within
+        one cell first, two cells for the few queries that found nothing that close, then the
+        KD-tree for what is left."""
         if self.slots is None:
             return self._tree_query(q)
+        out, miss = self._cell_search(q, 1)
+        if bool(miss.any()):
+            far = torch.nonzero(miss).squeeze(1)
+            idx, miss2 = self._cell_search(q[far], 2)
+            if bool(miss2.any()):
+                idx[miss2] = self._tree_query(q[far[miss2]])
+            out[far] = idx
+        return out
+
+    def _cell_search(self, q: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(nearest vertex [L], miss [L]) among the vertices of the cells within `radius` cells
+        of each query's cell; exact where not `miss` (nearest vertex within radius cells)."""
         cell = torch.floor(q.double() / self.cell_size).to(torch.int64) - self.lo
         inside = ((cell >= 0) & (cell < self.dims)).all(1)
         keys = torch.where(inside, self._key(cell.clamp_min(0)), -1)
         ukeys, inv = torch.unique(keys, return_inverse=True)
         d1, d2 = int(self.dims[1]), int(self.dims[2])
         uc = torch.stack([ukeys // (d1 * d2), (ukeys // d2) % d1, ukeys % d2], 1)
-        nb = uc[:, None, :] + _OFFSETS.to(self.device)[None]  # [U, 27, 3]
+        r = torch.arange(-radius, radius + 1, device=self.device)
+        offsets = torch.stack(torch.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
+        nb = uc[:, None, :] + offsets[None]  # [U, (2r+1)^3, 3]
         ok = ((nb >= 0) & (nb < self.dims)).all(-1) & (ukeys >= 0)[:, None]
         nk = self._key(nb.clamp_min(0))
         n = len(self.cell_keys)
@@ -158,10 +170,13 @@ class SurfaceProjector:
         cand = torch.where(ok[..., None], self.slots[pos], -1).reshape(len(ukeys), -1)
         # Drop all-empty columns (most cells hold one vertex, so slots beyond it are -1).
         cand = cand[:, (cand >= 0).any(0)]
-        out = torch.empty(len(q), dtype=torch.int64, device=self.device)
-        miss = torch.zeros(len(q), dtype=torch.bool, device=self.device)
+        out = torch.zeros(len(q), dtype=torch.int64, device=self.device)
+        miss = torch.ones(len(q), dtype=torch.bool, device=self.device)
+        if cand.shape[1] == 0:
+            return out, miss
         vx, vy, vz = self._vt[0], self._vt[1], self._vt[2]
-        step = max(1, CHUNK * 16 // max(cand.shape[1], 1))
+        limit = (radius * self.cell_size) ** 2
+        step = max(1, CHUNK * 16 // cand.shape[1])
         for s in range(0, len(q), step):
             c = cand[inv[s : s + step]]  # [l, C]
             cc = c.clamp_min(0)
@@ -171,12 +186,10 @@ class SurfaceProjector:
             d = torch.where(c >= 0, d, torch.inf)
             best, arg = d.min(1)
             out[s : s + step] = c.gather(1, arg[:, None]).squeeze(1)
-            # Exact only when the nearest vertex is within one cell (else a further cell could
-            # hold a nearer one).
-            miss[s : s + step] = ~(best <= self.cell_size**2)
-        if bool(miss.any()):
-            out[miss] = self._tree_query(q[miss])
-        return out
+            # Exact only when the nearest vertex is within `radius` cells (else a further cell
+            # could hold a nearer one).
+            miss[s : s + step] = ~(best <= limit)
+        return out, miss
 
     # -- queries ------------------------------------------------------------------------------
 
