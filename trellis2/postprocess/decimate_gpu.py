@@ -85,10 +85,23 @@ def _planes(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _add_quadrics(
     q: torch.Tensor, verts: torch.Tensor, planes: torch.Tensor, w: torch.Tensor
 ) -> None:
-    """q [V, 16] += w · plane planeᵀ for each vertex column of verts [N, k]."""
+    """q [V, 16] += w · plane planeᵀ for each vertex in each row of verts [N, k].
+
+    Deterministic on every device: each vertex's occurrences are ranked and the additions run
+    slot by slot (rank 0 of every vertex, then rank 1, ...), so no two float atomics ever hit
+    the same row at once and the summation order is fixed. One launch per slot (max valence)."""
     outer = (w[:, None, None] * planes[:, :, None] * planes[:, None, :]).reshape(-1, 16)
-    for k in range(verts.shape[1]):
-        q.index_add_(0, verts[:, k], outer)
+    k = verts.shape[1]
+    flat = verts.reshape(-1)
+    order = torch.argsort(flat, stable=True)
+    sv = flat[order]
+    rank = torch.arange(len(sv), device=sv.device) - torch.searchsorted(sv, sv)
+    occ = order[torch.argsort(rank, stable=True)]
+    start = 0
+    for count in torch.bincount(rank).tolist():
+        sl = occ[start : start + count]
+        q.index_add_(0, flat[sl], outer[sl // k])
+        start += count
 
 
 def initial_quadrics(
