@@ -200,10 +200,12 @@ def fill_gutters(
         return {k: v for k, (v, _) in planes.items()}
     band = gutter_band(mask, width)
     n = threads or max(1, min(4 * len(planes), os.cpu_count() or 1))
+    flat = (nearest[0] * mask.shape[1] + nearest[1]).reshape(-1)
 
     def prepare(item: tuple[str, tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
         img = item[1][0]
-        src = (np.clip(img[nearest[0], nearest[1]], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        filled = np.take(img.reshape(-1, img.shape[2]), flat, axis=0).reshape(img.shape)
+        src = (np.clip(filled, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         return src, src.copy()
 
     def finish(item: tuple[str, tuple[np.ndarray, int]]) -> np.ndarray:

@@ -83,14 +83,18 @@ class SurfaceProjector:
         incident = torch.full((nv, k), -1, dtype=torch.int64, device=self.device)
         incident[sv[keep], rank[keep]] = sf[keep]
         self.incident = incident
-        # Per-face constants of the closest-point computation: a, ab, ac, Gram matrix inverse.
+        # Per-face constants of the closest-point computation: a, ab, ac, Gram matrix inverse,
+        # squared edge lengths.
         tri = v.double()[f]
         a, ab, ac = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
         d00, d01, d11 = (ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)
         det = d00 * d11 - d01 * d01
         inv = torch.where(det > 1e-30, 1.0 / det.clamp_min(1e-30), 0.0)
-        face = torch.cat([a, ab, ac, torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)], 1)
-        self._face_t = face.float().T.contiguous()  # [12, F]
+        bc2 = ((ac - ab) ** 2).sum(1)
+        gram = torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)
+        edge2 = torch.stack([d00, bc2, d11], 1)  # squared lengths of ab, bc, ca
+        face = torch.cat([a, ab, ac, gram, edge2], 1)
+        self._face_t = face.float().T.contiguous()  # [15, F]
         if cell_size is None:
             e = tri[:, 1] - tri[:, 0]
             cell_size = float(e.norm(dim=1).mean()) if len(f) else 1.0
@@ -229,11 +233,11 @@ class SurfaceProjector:
         return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
     def _project(self, q: torch.Tensor, nn: torch.Tensor):
-        # Component-wise math on contiguous [L, K] tensors: torch reductions over a trailing
-        # dimension of 3 are slow on CPU.
+        # Component-wise math on contiguous [L, K] tensors (reductions over a trailing dimension
+        # of 3 are slow on CPU); only the distance and two barycentrics are carried per
+        # candidate, the point is rebuilt for the winner.
         cand = self.incident[nn]  # [L, K]
-        valid = cand >= 0
-        fd = self._face_t[:, cand.clamp_min(0)]  # [12, L, K]
+        fd = self._face_t[:, cand.clamp_min(0)]  # [15, L, K]
         a, ab, ac = fd[0:3], fd[3:6], fd[6:9]
         g00, g01, g11 = fd[9], fd[10], fd[11]
         p = q.T[:, :, None]  # [3, L, 1]
@@ -245,30 +249,33 @@ class SurfaceProjector:
         d20, d21 = dot(ap, ab), dot(ap, ac)
         v = g11 * d20 - g01 * d21
         w = g00 * d21 - g01 * d20
-        u = 1.0 - v - w
-        inside = (u >= 0) & (v >= 0) & (w >= 0) & ((g00 != 0) | (g11 != 0))
-        best_b = torch.stack([u, v, w])
-        best_p = a + v * ab + w * ac
-        diff = best_p - p
-        best_d = torch.where(inside, dot(diff, diff), torch.inf)
-        b = a + ab
-        c = a + ac
-        for s0, e, i0, i1 in ((a, ab, 0, 1), (b, c - b, 1, 2), (c, -ac, 2, 0)):
-            t = (dot(p - s0, e) / dot(e, e).clamp_min(1e-30)).clamp(0.0, 1.0)
-            qq = s0 + t * e
-            diff = qq - p
+        inside = (v >= 0) & (w >= 0) & (v + w <= 1) & ((g00 != 0) | (g11 != 0))
+        diff = ap - v * ab - w * ac
+        best_d = torch.where(inside & (cand >= 0), dot(diff, diff), torch.inf)
+        best_v, best_w = v, w
+        bc = ac - ab
+        # Edges as (start offset from a, direction, squared length row, (v, w) of the point).
+        for start, e, row, vw in (
+            (None, ab, 12, lambda t: (t, 0.0)),
+            (ab, bc, 13, lambda t: (1.0 - t, t)),
+            (ac, -ac, 14, lambda t: (0.0, 1.0 - t)),
+        ):
+            sp = ap if start is None else ap - start
+            t = (dot(sp, e) / fd[row].clamp_min(1e-30)).clamp(0.0, 1.0)
+            diff = sp - t * e
             d = dot(diff, diff)
-            better = d < best_d
-            bb = torch.zeros_like(best_b)
-            bb[i0] = 1.0 - t
-            bb[i1] = t
+            better = (d < best_d) & (cand >= 0)
+            ev, ew = vw(t)
             best_d = torch.where(better, d, best_d)
-            best_p = torch.where(better, qq, best_p)
-            best_b = torch.where(better, bb, best_b)
-        best_d = torch.where(valid, best_d, torch.inf)
-        k = best_d.argmin(1)
-        rows = torch.arange(len(q), device=q.device)
-        return best_p[:, rows, k].T, cand[rows, k], best_b[:, rows, k].T
+            best_v = torch.where(better, ev, best_v)
+            best_w = torch.where(better, ew, best_w)
+        k = best_d.argmin(1, keepdim=True)
+        face = cand.gather(1, k).squeeze(1)
+        bv = best_v.gather(1, k).squeeze(1)
+        bw = best_w.gather(1, k).squeeze(1)
+        fw = self._face_t[:, face]  # [15, L]
+        point = fw[0:3] + bv * fw[3:6] + bw * fw[6:9]
+        return point.T, face, torch.stack([1.0 - bv - bw, bv, bw], 1)
 
 
 class SubdividedSurface:

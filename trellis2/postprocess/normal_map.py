@@ -30,7 +30,9 @@ def dense_normal_field(
     used[faces.reshape(-1)] = True
     o = torch.as_tensor(origin, dtype=torch.float64, device=dev)
     cell = torch.floor((vertices[used].double() - o) / voxel_size).to(torch.int64).clamp_min(0)
-    uniq, inv = torch.unique(cell, dim=0, return_inverse=True)
+    g = int(cell.max()) + 1 if len(cell) else 1
+    key, inv = torch.unique((cell[:, 0] * g + cell[:, 1]) * g + cell[:, 2], return_inverse=True)
+    uniq = torch.stack([key // (g * g), (key // g) % g, key % g], 1)
     acc = torch.zeros(len(uniq), 3, dtype=torch.float64, device=dev)
     acc.index_add_(0, inv.reshape(-1), vn[used])
     acc /= acc.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -24,6 +24,13 @@ def _hemisphere_dirs(n: int = _N_DIRS) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), np.sqrt(1.0 - r * r)], 1)
 
 
+def _unique_cells(cells: torch.Tensor, g: int) -> torch.Tensor:
+    """Distinct rows of int cells [N, 3] in [0, g) (flat keys: much faster than unique(dim=0))."""
+    key = (cells[:, 0] * g + cells[:, 1]) * g + cells[:, 2]
+    k = torch.unique(key)
+    return torch.stack([k // (g * g), (k // g) % g, k % g], 1)
+
+
 def vertex_ambient_occlusion(
     vertices: object,
     normals: object,
@@ -44,7 +51,7 @@ def vertex_ambient_occlusion(
     c = torch.as_tensor(coords).to(dev, torch.int64)
     f = max(1, int(np.ceil(grid_size / max_grid)))
     g = int(np.ceil(grid_size / f))
-    cells = torch.unique(torch.div(c, f, rounding_mode="floor"), dim=0)
+    cells = _unique_cells(torch.div(c, f, rounding_mode="floor"), g)
     table = VoxelHash(cells, g)
     cell = voxel_size * f
     o = torch.as_tensor(origin, dtype=torch.float64, device=dev)
