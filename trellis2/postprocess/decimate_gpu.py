@@ -12,9 +12,13 @@ edges so open borders stay put) drive collapses of unique edges. Each pass
 3. keeps an independent set: a candidate survives when it has the smallest rank of all valid
    candidates touching any face around its two endpoints, so no two collapses share a face and
    all of them can be applied at once (vertex remap, drop faces that lost an edge, add quadrics);
+   a few rounds per pass add winners away from the stars already taken;
 
-until the face target is reached (the last pass stops at the target). No per-element Python
-loops: everything is sort / unique / scatter_reduce. Written from the published algorithm
+until the face target is reached (the last pass stops at the target). Vertices on edges with
+more than two faces stay pinned, and an interior edge joining two border vertices is never
+collapsed (it would pinch the surface). No per-element Python loops: everything is sort /
+unique / scatter_reduce; the sums that build quadrics run in a fixed order, so results repeat
+on CUDA as on CPU. Written from the published algorithm
 (Garland & Heckbert 1997; parallel independent-set collapse as in pamo / CuMesh).
 
 Layouts: vertices float [V, 3] (any frame; worked on in float64, normalised to the unit box),
