@@ -4,8 +4,11 @@
 Full-size networks with RANDOM WEIGHTS (benchmark only), the official sampler settings of the
 stage (12 steps; CFG inside the guidance interval), realistic token counts. For each switch set
 it prints the stage's warm wall time (median of `--repeats` after one warm-up run), network
-calls, peak device memory of the stage, and the agreement of the final sample with the first
-set's (max abs difference relative to its max |value|).
+calls (eager calls and graph captures; replays are not counted), peak device memory of the
+stage, and the agreement of the final sample with the previous set's (max abs difference
+relative to its max |value|; random bf16 networks amplify rounding over 12 steps). `--per-call`
+adds the time of one network call per variant: eager, and replayed from a CUDA graph, and the
+capture (warm-up call + capture) cost.
 
 Switch sets: base = perf.BASELINE (official glue, separate CFG passes, eager);
 fused = fused kernels, separate passes, eager; batched = + batched CFG;
@@ -23,6 +26,7 @@ import math
 import statistics
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -30,7 +34,8 @@ import torch
 from trellis2 import perf
 from trellis2.models import build_random, preset
 from trellis2.modules.sparse import SparseTensor
-from trellis2.pipelines.samplers import FlowEulerGuidanceIntervalSampler
+from trellis2.pipelines.samplers import FlowEulerGuidanceIntervalSampler, rescale_time_sequence
+from trellis2.pipelines.samplers.stage import StageInputs
 
 STAGES = {
     # name: (preset, sampler params of pipeline.json)
@@ -141,6 +146,7 @@ def run_stage(stage: str, args: argparse.Namespace, dev: torch.device) -> list[d
         if ref is None:
             ref = f
         rel = float((f - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+        ref = f
         rows.append(
             {
                 "stage": stage,
@@ -153,9 +159,41 @@ def run_stage(stage: str, args: argparse.Namespace, dev: torch.device) -> list[d
             }
         )
         print(rows[-1], flush=True)
+    if args.per_call and dev.type == "cuda":
+        rows[0]["per_call"] = per_call(net, noise, cond, args.steps, rescale_t, dev)
+        print(stage, rows[0]["per_call"], flush=True)
     if dev.type == "cuda":
         torch.cuda.empty_cache()
     return rows
+
+
+def per_call(
+    net: torch.nn.Module, noise: Any, cond: torch.Tensor, steps: int, rescale_t: float, dev
+) -> dict[str, float]:
+    """ms of one network call: eager and graph-replayed, batch B ("single") and 2B ("pair")."""
+    t_seq = rescale_time_sequence(steps, rescale_t)
+    out: dict[str, float] = {}
+    with perf.use(perf.DEFAULT):
+        for graphs in (False, True):
+            stage = StageInputs(net, noise, cond, torch.zeros_like(cond), {}, t_seq, True, graphs)
+            for variant in ("single", "pair"):
+                call = partial(stage.velocity_pair if variant == "pair" else stage.velocity, noise)
+                _sync(dev)
+                t0 = time.perf_counter()
+                call(0)  # eager warm-up (and capture, with graphs)
+                _sync(dev)
+                first = time.perf_counter() - t0
+                times = []
+                for i in range(1, 8):
+                    t0 = time.perf_counter()
+                    call(i % steps)
+                    _sync(dev)
+                    times.append(time.perf_counter() - t0)
+                key = f"{'graph' if graphs else 'eager'}_{variant}"
+                out[key + "_ms"] = 1000 * statistics.median(times)
+                out[key + "_first_ms"] = 1000 * first
+            stage.release()
+    return out
 
 
 def main() -> None:
@@ -168,12 +206,13 @@ def main() -> None:
     p.add_argument("--lr-tokens", type=int, default=3000, help="32^3 shell target")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--per-call", action="store_true", help="also time single network calls")
     args = p.parse_args()
     dev = torch.device(args.device)
     rows = [r for s in args.stages.split(",") for r in run_stage(s, args, dev)]
     if dev.type == "cuda":
         print(f"\n{torch.cuda.get_device_name(dev)}, torch {torch.__version__}")
-    print("| stage | switches | tokens | s / stage | calls | peak GiB | rel. diff vs first |")
+    print("| stage | switches | tokens | s / stage | calls | peak GiB | rel. diff vs previous |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(

@@ -13,7 +13,7 @@ import torch
 from trellis2 import perf
 from trellis2.models import build_random
 from trellis2.modules.sparse import SparseTensor
-from trellis2.pipelines.cuda_graphs import StageModel
+from trellis2.pipelines.cuda_graphs import MIN_REPLAYS, StageModel
 from trellis2.pipelines.samplers import FlowEulerGuidanceIntervalSampler
 from trellis2.pipelines.tiny import TINY_MODEL_CONFIGS
 
@@ -108,3 +108,14 @@ def test_a_capture_that_fails_logs_once_and_the_stage_runs_eagerly(caplog) -> No
         torch.testing.assert_close(out, model(x, t, cond))
     assert stage.num_graphs == 0 and stage.replays == 0
     assert sum("CUDA graph capture failed" in r.message for r in caplog.records) <= 1
+
+
+@pytest.mark.gpu
+def test_a_variant_with_too_few_calls_planned_is_not_captured() -> None:
+    model = _tiny("shape_slat_flow_model_512", "cuda")
+    noise, cond = _shape_inputs("cuda")
+    stage = StageModel(model, graphs=True, planned={"single": MIN_REPLAYS, "pair": 9})
+    t = torch.full((1,), 800.0, device="cuda")
+    for _ in range(MIN_REPLAYS):
+        stage("single", noise, t, cond)
+    assert stage.captures == 0 and stage.num_graphs == 0

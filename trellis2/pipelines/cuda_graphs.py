@@ -20,19 +20,23 @@ that was captured; any other input shape or voxel set runs eagerly. A capture th
 (an op that syncs with the host, an unsupported kernel) is logged once per reason and that
 variant runs eagerly for the rest of the stage: a generation never fails because of graphs.
 `release()` frees the graphs and their pool (the sampler calls it when the stage ends).
+`planned` (variant -> calls the stage will make) skips the capture of a variant that would
+get fewer than `MIN_REPLAYS` replays: a capture costs about one forward of host time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 _LOGGER = logging.getLogger(__name__)
+# A variant is captured only if at least this many replays would follow the capture.
+MIN_REPLAYS = 3
 _WARNED: set[str] = set()
 
 
@@ -69,9 +73,16 @@ class _Graph:
 class StageModel:
     """The flow network of one sampler stage; see the module docstring."""
 
-    def __init__(self, model: Callable[..., Any], graphs: bool = False) -> None:
+    def __init__(
+        self,
+        model: Callable[..., Any],
+        graphs: bool = False,
+        planned: Mapping[str, int] | None = None,
+    ) -> None:
         self.model = model
         self.graphs_enabled = bool(graphs) and torch.cuda.is_available()
+        # A capture costs about one forward of host time; skip variants with few calls left.
+        self._planned = dict(planned or {})
         self._graphs: dict[str, _Graph] = {}
         self._eager_only: set[str] = set()
         self._pool: Any = None
@@ -80,7 +91,9 @@ class StageModel:
 
     # ------------------------------------------------------------------ public
     def __call__(self, variant: str, x: Any, t: torch.Tensor, cond: Any, **kwargs: Any):
-        if not self._graphable(variant, x, t, cond, kwargs):
+        graphable = self._graphable(variant, x, t, cond, kwargs)
+        self._count(variant)
+        if not graphable:
             return _feats(self.model(x, t, cond, **kwargs))
         entry = self._graphs.get(variant)
         if entry is not None:
@@ -90,6 +103,10 @@ class StageModel:
         out = self._warm(x, t, cond, kwargs)
         self._capture(variant, x, t, cond, kwargs)
         return out
+
+    def _count(self, variant: str) -> None:
+        if variant in self._planned:
+            self._planned[variant] -= 1
 
     def release(self) -> None:
         """Drop every graph, static buffer and the shared pool of this stage."""
@@ -112,6 +129,9 @@ class StageModel:
         self, variant: str, x: Any, t: torch.Tensor, cond: Any, kwargs: dict[str, Any]
     ) -> bool:
         if not self.graphs_enabled or variant in self._eager_only:
+            return False
+        left = self._planned.get(variant)  # calls left, this one included
+        if variant not in self._graphs and left is not None and left - 1 < MIN_REPLAYS:
             return False
         tensors = [v for v in self._leaves(x, t, cond, kwargs) if isinstance(v, torch.Tensor)]
         return bool(tensors) and all(v.is_cuda for v in tensors)

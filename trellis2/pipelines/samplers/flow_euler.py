@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from trellis2 import perf
-from trellis2.pipelines.samplers.stage import StageInputs, batch_size
+from trellis2.pipelines.samplers.stage import PAIR, SINGLE, StageInputs, batch_size
 
 # progress(step, total): called after each Euler step (1-based step).
 StepCallback = Callable[[int, int], None]
@@ -193,7 +193,12 @@ class FlowEulerSampler:
         t_seq = rescale_time_sequence(steps, float(rescale_t))
         # Everything per stage (times, pair inputs, batch layout) is built here, so the loop
         # below only launches device work and never reads device values back.
-        guided = any(guidance.weight(t) not in (0.0, 1.0) for t in t_seq[:-1])
+        n_guided = sum(guidance.weight(t) not in (0.0, 1.0) for t in t_seq[:-1])
+        paired = opts.batch_cfg and n_guided > 0 and neg_cond is not None
+        if paired:
+            planned = {PAIR: n_guided, SINGLE: steps - n_guided}
+        else:
+            planned = {SINGLE: steps + n_guided}
         stage = StageInputs(
             model,
             noise,
@@ -201,8 +206,9 @@ class FlowEulerSampler:
             neg_cond,
             model_kwargs,
             t_seq,
-            paired=opts.batch_cfg and guided,
+            paired=paired,
             graphs=opts.cuda_graphs and _device(noise).type == "cuda",
+            planned=planned,
         )
         sample = noise
         out = SamplerOutput(samples=None)

@@ -51,7 +51,8 @@ class StageInputs:
 
     `t_seq`: the stage's float64 schedule (steps + 1 values); step i uses 1000 * t_seq[i] as a
     float32 [B] (or [2B] for the pair call). `paired` asks for batched CFG; it is honoured only
-    when `neg_cond` is given.
+    when `neg_cond` is given. `planned`: network calls per variant ("single", "pair") the
+    stage will make (lets the graphs skip variants too rare to pay for a capture).
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class StageInputs:
         t_seq: Sequence[float],
         paired: bool = False,
         graphs: bool = False,
+        planned: dict[str, int] | None = None,
     ) -> None:
         self.batch = batch_size(noise)
         self.rows = feats_of(noise).shape[0]
@@ -72,8 +74,8 @@ class StageInputs:
             [1000.0 * t for t in t_seq[:-1]], dtype=torch.float32, device=device
         )
         self.cond, self.neg_cond, self.kwargs = cond, neg_cond, model_kwargs
-        self.model = StageModel(model, graphs=graphs)
         self.paired = bool(paired) and neg_cond is not None
+        self.model = StageModel(model, graphs=graphs, planned=planned)
         self._template: Any = None
         if self.paired:
             self._build_pair(noise)
