@@ -59,7 +59,7 @@ def test_graphs_on_cpu_tensors_run_eagerly_and_give_the_eager_samples() -> None:
 def test_replayed_graphs_match_eager_calls_for_both_batch_variants() -> None:
     model = _tiny("shape_slat_flow_model_512", "cuda")
     noise, cond = _shape_inputs("cuda")
-    stage = StageModel(model, graphs=True)
+    stage = StageModel(model, graphs=True, probe=False)
     shifted = noise.coords.clone()
     shifted[:, 0] = 1
     pair = noise.replace(torch.cat([noise.feats, noise.feats]), torch.cat([noise.coords, shifted]))
@@ -98,7 +98,7 @@ class HostReadingFlow(torch.nn.Module):
 @pytest.mark.gpu
 def test_a_capture_that_fails_logs_once_and_the_stage_runs_eagerly(caplog) -> None:
     model = HostReadingFlow()
-    stage = StageModel(model, graphs=True)
+    stage = StageModel(model, graphs=True, probe=False)
     x = torch.randn(1, 2, 2, 2, 2, device="cuda")
     cond = torch.randn(1, 3, 4, device="cuda")
     t = torch.full((1,), 700.0, device="cuda")
@@ -114,8 +114,42 @@ def test_a_capture_that_fails_logs_once_and_the_stage_runs_eagerly(caplog) -> No
 def test_a_variant_with_too_few_calls_planned_is_not_captured() -> None:
     model = _tiny("shape_slat_flow_model_512", "cuda")
     noise, cond = _shape_inputs("cuda")
-    stage = StageModel(model, graphs=True, planned={"single": MIN_REPLAYS, "pair": 9})
+    stage = StageModel(model, graphs=True, planned={"single": MIN_REPLAYS, "pair": 9}, probe=False)
     t = torch.full((1,), 800.0, device="cuda")
     for _ in range(MIN_REPLAYS):
         stage("single", noise, t, cond)
     assert stage.captures == 0 and stage.num_graphs == 0
+
+
+class MatmulFlow(torch.nn.Module):
+    """Milliseconds of GPU work per call for microseconds of host work (GPU-bound)."""
+
+    def __init__(self, repeats: int) -> None:
+        super().__init__()
+        self.repeats = repeats
+        self.w = torch.randn(4096, 4096, device="cuda") / 64
+
+    def forward(self, x, t, cond):
+        h = cond[0]
+        for _ in range(self.repeats):
+            h = torch.tanh(h @ self.w)
+        return x + h.mean() + t[:, None, None, None, None] / 1000
+
+
+@pytest.mark.gpu
+def test_the_probe_captures_a_host_bound_variant_at_its_second_call_and_not_a_gpu_bound_one():
+    x = torch.randn(1, 2, 2, 2, 2, device="cuda")
+    t = torch.full((1,), 700.0, device="cuda")
+    light = StageModel(MatmulFlow(repeats=1), graphs=True)
+    heavy = StageModel(MatmulFlow(repeats=40), graphs=True)  # ~100 ms of fp32 GEMMs a call
+    small, big = torch.randn(1, 64, 4096, device="cuda"), torch.randn(1, 4096, 4096, device="cuda")
+    torch.cuda.synchronize()
+    light("single", x, t, small)
+    torch.cuda.synchronize()  # the GPU is idle when the host comes back: host-bound
+    outs = [light("single", x, t, small) for _ in range(3)]
+    assert light.captures == 1 and light.replays == 2
+    torch.testing.assert_close(outs[-1], light.model(x, t, small), rtol=1e-4, atol=1e-4)
+    heavy("single", x, t, big)
+    heavy("single", x, t, big)  # asked right away: the first call is still running
+    heavy("single", x, t, big)
+    assert heavy.captures == 0 and heavy.num_graphs == 0
