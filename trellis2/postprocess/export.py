@@ -38,7 +38,7 @@ from trellis2.postprocess.normal_map import (
 )
 from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
-from trellis2.postprocess.topology import unique_edges, vertex_normals
+from trellis2.postprocess.topology import unique_edges, unique_edges_torch, vertex_normals
 from trellis2.postprocess.uv import uv_unwrap
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,11 +61,14 @@ class ExportReport:
     uv_method: str = ""
 
 
-def has_open_edges(faces: np.ndarray, n_vertices: int) -> bool:
+def has_open_edges(faces: np.ndarray | torch.Tensor, n_vertices: int) -> bool:
     """True when some edge is used by a single face (the surface is not closed)."""
     if len(faces) == 0:
         return False
-    _, _, counts = unique_edges(faces, n_vertices)
+    if isinstance(faces, torch.Tensor):
+        _, _, counts = unique_edges_torch(faces, n_vertices)
+    else:
+        _, _, counts = unique_edges(faces, n_vertices)
     return bool((counts == 1).any())
 
 
@@ -259,7 +262,7 @@ def process_mesh(
         occlusion=filled.get("occlusion"),
         alpha_mode=alpha_mode,
         # Closed shells are oriented outward and can be culled; open sheets must show both sides.
-        double_sided=has_open_edges(f_np, len(v_np)),
+        double_sided=has_open_edges(f, len(v_np)),
     )
 
 
