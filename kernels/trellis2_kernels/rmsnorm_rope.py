@@ -5,9 +5,10 @@ The reference does, per token and head (x: D channels):
     y = normalize(x.float()) * gamma[h] * sqrt(D)          -> cast to x.dtype   (MultiHeadRMSNorm)
     z = complex(y[2i], y[2i+1]) * exp(i * phase[t, i])      -> cast to x.dtype   (RoPE, fp32)
 i.e. out[2i] = y[2i] cos - y[2i+1] sin, out[2i+1] = y[2i] sin + y[2i+1] cos. In torch that is
-~10 kernels and several fp32 copies of q; here it is one read of x and one write of the result,
-fp32 throughout (the reference's intermediate cast to bf16 is skipped, so results differ from
-it by bf16 rounding only). normalize() divides by max(||x||, 1e-12), as F.normalize does.
+~10 kernels and several fp32 copies of q; here it is one read of x and one write of the result
+(each program covers whole (token, head) rows of D contiguous channels, coalesced), fp32
+throughout (the reference's intermediate cast to bf16 is skipped, so results differ from it by
+bf16 rounding only). normalize() divides by max(||x||, 1e-12), as F.normalize does.
 
 Layouts: x [B, L, H, D] or [L, H, D] with a contiguous last dim and any other strides (a view
 into a packed qkv projection works); gamma [H, D]; phases [L, D/2, 2] fp32 = (cos, sin), i.e.
@@ -33,6 +34,7 @@ def _rmsnorm_rope_kernel(
     phase_ptr,  # fp32 [L, D/2, 2] (cos, sin)
     out_ptr,  # [B, L, H, D] contiguous
     # sizes
+    R,  # B * L * H rows of D channels
     L,
     H,
     D,
@@ -43,43 +45,38 @@ def _rmsnorm_rope_kernel(
     # meta-parameters
     SCALE: tl.constexpr,  # sqrt(D)
     APPLY_ROPE: tl.constexpr,
-    BLOCK_H: tl.constexpr,
+    BLOCK_R: tl.constexpr,  # (token, head) rows per program
     BLOCK_P: tl.constexpr,  # >= D / 2 pairs
 ):
-    token = tl.program_id(0).to(tl.int64)  # b * L + t
-    b = token // L
+    # One row = one head of one token: D contiguous channels, read and written as whole rows
+    # (coalesced), the (even, odd) pairs separated in registers by reshape + split.
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
+    offs = tl.arange(0, 2 * BLOCK_P)
+    r_mask = rows < R
+    mask = r_mask[:, None] & (offs < D)[None, :]
+    head = rows % H
+    token = rows // H  # b * L + t
     t = token % L
-    offs_h = tl.arange(0, BLOCK_H)
-    offs_p = tl.arange(0, BLOCK_P)
-    h_mask = offs_h < H
-    p_mask = offs_p < D // 2
-    mask = h_mask[:, None] & p_mask[None, :]
+    b = token // L
 
-    # Even and odd channels of every head: the complex pairs (2i, 2i+1).
-    x_row = x_ptr + b * stride_xb + t * stride_xl + offs_h[:, None] * stride_xh
-    xe = tl.load(x_row + 2 * offs_p[None, :], mask=mask, other=0.0).to(tl.float32)
-    xo = tl.load(x_row + 2 * offs_p[None, :] + 1, mask=mask, other=0.0).to(tl.float32)
+    src = x_ptr + (b * stride_xb + t * stride_xl + head * stride_xh)[:, None] + offs[None, :]
+    x = tl.load(src, mask=mask, other=0.0).to(tl.float32)
 
     # Per-head L2 norm (F.normalize: x / max(||x||, 1e-12)), then gamma * sqrt(D).
-    norm = tl.sqrt(tl.sum(xe * xe + xo * xo, axis=1))
+    norm = tl.sqrt(tl.sum(x * x, axis=1))
     inv = SCALE / tl.maximum(norm, 1e-12)
-    g_row = gamma_ptr + offs_h[:, None] * D + 2 * offs_p[None, :]
-    ye = xe * inv[:, None] * tl.load(g_row, mask=mask, other=0.0).to(tl.float32)
-    yo = xo * inv[:, None] * tl.load(g_row + 1, mask=mask, other=0.0).to(tl.float32)
+    g = tl.load(gamma_ptr + head[:, None] * D + offs[None, :], mask=mask, other=0.0)
+    y = x * inv[:, None] * g.to(tl.float32)
 
     if APPLY_ROPE:
-        ph = phase_ptr + t * D + 2 * offs_p  # [L, D/2, 2]: row t has D floats
-        cos = tl.load(ph, mask=p_mask, other=1.0)[None, :]
-        sin = tl.load(ph + 1, mask=p_mask, other=0.0)[None, :]
-        ze = ye * cos - yo * sin
-        zo = ye * sin + yo * cos
-    else:
-        ze = ye
-        zo = yo
+        # [L, D/2, 2] rows are D floats (cos, sin interleaved) like the channel pairs.
+        ph = tl.load(phase_ptr + t[:, None] * D + offs[None, :], mask=mask, other=0.0)
+        cos, sin = tl.split(tl.reshape(ph, (BLOCK_R, BLOCK_P, 2)))
+        ye, yo = tl.split(tl.reshape(y, (BLOCK_R, BLOCK_P, 2)))
+        y = tl.reshape(tl.join(ye * cos - yo * sin, ye * sin + yo * cos), (BLOCK_R, 2 * BLOCK_P))
 
-    o_row = out_ptr + token * H * D + offs_h[:, None] * D + 2 * offs_p[None, :]
-    tl.store(o_row, ze.to(out_ptr.dtype.element_ty), mask=mask)
-    tl.store(o_row + 1, zo.to(out_ptr.dtype.element_ty), mask=mask)
+    dst = out_ptr + rows[:, None] * D + offs[None, :]
+    tl.store(dst, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
 def qk_rmsnorm_rope(
@@ -112,14 +109,16 @@ def qk_rmsnorm_rope(
     out = torch.empty((bsz, length, heads, dim), dtype=x.dtype, device=x.device)
     if out.numel() == 0:
         return out[0] if squeeze else out
-    # 3. grid and launch: one program per token, all heads at once.
-    block_h = next_pow2(heads)
+    # 3. grid and launch: ~4K elements (32 rows at D = 128) per program.
     block_p = max(2, next_pow2(dim // 2))
-    _rmsnorm_rope_kernel[(bsz * length,)](
+    block_r = max(1, 4096 // (2 * block_p))
+    rows = bsz * length * heads
+    _rmsnorm_rope_kernel[(triton.cdiv(rows, block_r),)](
         x4,
         gamma,
         ph,
         out,
+        rows,
         length,
         heads,
         dim,
@@ -128,9 +127,9 @@ def qk_rmsnorm_rope(
         x4.stride(2),
         SCALE=math.sqrt(dim),
         APPLY_ROPE=phases is not None,
-        BLOCK_H=block_h,
+        BLOCK_R=block_r,
         BLOCK_P=block_p,
-        num_warps=4 if block_h * block_p <= 1024 else 8,
+        num_warps=4,
     )
     return out[0] if squeeze else out
 
