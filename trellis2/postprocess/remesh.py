@@ -28,8 +28,7 @@ from trellis2.postprocess.remesh_band import (
     BandGrid,
     build_band,
     closest_on_cell_lists,
-    pair_distance,
-    segment_min,
+    min_distance,
 )
 
 MAX_FIXUP_ROUNDS = 64
@@ -87,7 +86,7 @@ def _corner_values(band: BandGrid, eps: float) -> tuple[torch.Tensor, torch.Tens
     r = torch.arange(len(cid), device=dev) - (torch.cumsum(n, 0) - n)[cid]
     tid = band.pair_tri[start[owner][cid] + r]
     pts = corners.to(band.tri_t.dtype).T.contiguous()
-    udf = segment_min(pair_distance(pts, band.tri_t, cid, tid), cid, len(uk)).sqrt()
+    udf = min_distance(pts, band.tri_t, band.sph, cid, tid)
     return corners, (udf - eps).clamp_max(band.hs)
 
 

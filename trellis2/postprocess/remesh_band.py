@@ -113,13 +113,15 @@ class BandGrid:
     """Finest-level narrow band: cells [C, 3] int64, and for each (cell, triangle) pair whose
     triangle overlaps the cell's cube of half-size `hs` around its centre: pair_cell [P] and
     pair_tri [P] (int64, sorted by cell). tri_t [9, F] float32 triangles in grid units
-    (component-major: rows ax, ay, az, bx, ..., cz),
+    (component-major: rows ax, ay, az, bx, ..., cz), sph [4, F] each triangle's bounding
+    sphere (centroid x, y, z, radius) for cheap bounds,
     centre_udf [C] the exact distance from each cell centre (inf when > hs)."""
 
     cells: torch.Tensor
     pair_cell: torch.Tensor
     pair_tri: torch.Tensor
     tri_t: torch.Tensor
+    sph: torch.Tensor
     centre_udf: torch.Tensor
     hs: float
 
@@ -133,6 +135,68 @@ def pair_distance(
         p = points_t[:, pair_point[s : s + CHUNK]]
         q = closest_point_on_triangles(p, tri_t[:, pair_tri[s : s + CHUNK]])
         out[s : s + CHUNK] = ((q - p) ** 2).sum(0)
+    return out
+
+
+def bounding_spheres(tri: torch.Tensor) -> torch.Tensor:
+    """[4, F]: centroid (x, y, z) and radius (farthest vertex) of triangles [F, 3, 3]."""
+    c = tri.mean(1)
+    r = (tri - c[:, None]).norm(dim=2).amax(1)
+    return torch.cat([c.T, r[None]]).contiguous()
+
+
+def _centre_distance(points_t, sph, pair_point, pair_tri) -> torch.Tensor:
+    """|p - centroid| [P] per (point, triangle) pair."""
+    out = torch.empty(len(pair_point), dtype=points_t.dtype, device=points_t.device)
+    for s in range(0, len(pair_point), CHUNK):
+        d = points_t[:, pair_point[s : s + CHUNK]] - sph[:3, pair_tri[s : s + CHUNK]]
+        out[s : s + CHUNK] = (d * d).sum(0).sqrt()
+    return out
+
+
+def prune_pairs(
+    points_t: torch.Tensor, sph: torch.Tensor, pair_point: torch.Tensor, pair_tri: torch.Tensor
+) -> torch.Tensor:
+    """Mask [P] of the pairs that can hold their point's nearest triangle: the distance to a
+    triangle is at most |p - centroid| (an upper bound per point) and at least
+    |p - centroid| - radius, so pairs whose lower bound exceeds the point's best upper bound
+    are skipped before the exact (costly) closest-point step."""
+    dc = _centre_distance(points_t, sph, pair_point, pair_tri)
+    ub = segment_min(dc, pair_point, points_t.shape[1])
+    return dc - sph[3, pair_tri] <= ub[pair_point] * (1 + 1e-6) + 1e-6
+
+
+def min_distance(
+    points_t: torch.Tensor,
+    tri_t: torch.Tensor,
+    sph: torch.Tensor,
+    pair_point: torch.Tensor,
+    pair_tri: torch.Tensor,
+) -> torch.Tensor:
+    """Distance [N] from each point (points_t [3, N]) to its nearest paired triangle (inf when
+    it has no pair)."""
+    keep = prune_pairs(points_t, sph, pair_point, pair_tri)
+    pp, pt = pair_point[keep], pair_tri[keep]
+    return segment_min(pair_distance(points_t, tri_t, pp, pt), pp, points_t.shape[1]).sqrt()
+
+
+def box_overlap(
+    tri_t: torch.Tensor, sph: torch.Tensor, ids: torch.Tensor, centre: torch.Tensor, hs: float
+) -> torch.Tensor:
+    """`triangle_box_overlap` of triangles `ids` against cubes (centre [3, P], half-size hs),
+    deciding most pairs from the bounding spheres: disjoint when the sphere is farther than its
+    radius from the cube, overlapping when it lies inside; only the rest run the full test."""
+    out = torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
+    for s in range(0, len(ids), CHUNK):
+        i, c = ids[s : s + CHUNK], centre[:, s : s + CHUNK]
+        sp = sph[:, i]
+        dinf = (c - sp[:3]).abs().amax(0)
+        r = sp[3]
+        inside = dinf + r <= hs
+        unsure = ~inside & (dinf <= hs + r + hs * 1e-5 + 1e-6)
+        res = inside
+        res[unsure] = triangle_box_overlap(tri_t[:, i[unsure]], c[:, unsure], hs)
+        out[s : s + CHUNK] = res
     return out
 
 
@@ -188,6 +252,7 @@ def build_band(
         size = float(1 << k)
         hs[k] = max(eps + KEEP * size, hs[k - 1] + size / 4)
     tri_t = tri.reshape(-1, 9).T.contiguous()
+    sph = bounding_spheres(tri)
     size = float(1 << levels)
     n_top = -(-resolution // (1 << levels))
     coords, pair_tri = _initial_pairs(tri, size, n_top, hs[levels])
@@ -200,15 +265,13 @@ def build_band(
             inside = (child < n_cells).all(1)
             coords, pair_tri = child[inside], pair_tri[inside]
         centre = ((coords.to(tri.dtype) + 0.5) * size).T.contiguous()  # [3, P]
-        keep = torch.zeros(len(coords), dtype=torch.bool, device=tri.device)
-        for s in range(0, len(coords), CHUNK):
-            keep[s : s + CHUNK] = triangle_box_overlap(
-                tri_t[:, pair_tri[s : s + CHUNK]], centre[:, s : s + CHUNK], hs[k]
-            )
+        keep = box_overlap(tri_t, sph, pair_tri, centre, hs[k])
         coords, pair_tri, centre = coords[keep], pair_tri[keep], centre[:, keep]
         cells, pair_cell = _unique_cells(coords, n_cells + 1)
-        d2 = pair_distance(centre, tri_t, torch.arange(len(coords), device=tri.device), pair_tri)
-        udf = segment_min(d2, pair_cell, len(cells)).sqrt()
+        # One distance per cell: its centre against its pairs (first pair row of each cell).
+        first = torch.full((len(cells),), len(coords), dtype=torch.int64, device=tri.device)
+        first.scatter_reduce_(0, pair_cell, torch.arange(len(coords), device=tri.device), "amin")
+        udf = min_distance(centre[:, first], tri_t, sph, pair_cell, pair_tri)
         kept = udf < eps + KEEP * size
         sel = kept[pair_cell]
         coords, pair_tri, pair_cell = coords[sel], pair_tri[sel], pair_cell[sel]
@@ -219,6 +282,7 @@ def build_band(
         pair_cell=remap[pair_cell][order],
         pair_tri=pair_tri[order],
         tri_t=tri_t,
+        sph=sph,
         centre_udf=udf[kept],
         hs=hs[0],
     )
@@ -236,6 +300,8 @@ def closest_on_cell_lists(
     pid = torch.repeat_interleave(torch.arange(len(points), device=points.device), n)
     r = torch.arange(len(pid), device=points.device) - (torch.cumsum(n, 0) - n)[pid]
     tid = band.pair_tri[start[point_cell][pid] + r]
+    keep = prune_pairs(points.T.contiguous(), band.sph, pid, tid)
+    pid, tid = pid[keep], tid[keep]
     best_d = torch.full((len(points),), torch.inf, dtype=points.dtype, device=points.device)
     best_q = points.clone()
     points_t = points.T.contiguous()
