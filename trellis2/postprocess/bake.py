@@ -184,6 +184,7 @@ def fill_gutters(
     mask: np.ndarray,
     width: int = GUTTER_TEXELS,
     threads: int | None = None,
+    nearest: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Fill the empty texels of several maps that share one coverage mask.
 
@@ -191,11 +192,12 @@ def fill_gutters(
     the reference uses 3 for base colour and 1 for the others). Empty texels within `width`
     texels of a chart are inpainted with cv2 INPAINT_TELEA (8-bit, as the reference does); the
     others copy their nearest covered texel. Covered texels keep their exact float values.
-    Tiles of all maps are inpainted in parallel threads. Returns name → filled float32."""
+    Tiles of all maps are inpainted in parallel threads. `nearest`: `nearest_covered(mask)`
+    when the caller already has it. Returns name → filled float32."""
     for name, (img, _) in planes.items():
         if img.ndim != 3 or img.shape[2] not in (1, 3):
             raise ValueError(f"fill_gutters: {name} must be [S, S, 1] or [S, S, 3]")
-    nearest = nearest_covered(mask)
+    nearest = nearest if nearest is not None else nearest_covered(mask)
     if nearest is None:
         return {k: v for k, (v, _) in planes.items()}
     band = gutter_band(mask, width)

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ from trellis2.postprocess.bake import (
     bake_attributes,
     choose_alpha_mode,
     fill_gutters,
+    nearest_covered,
     scatter_plane,
 )
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
@@ -219,11 +221,18 @@ def process_mesh(
     if snap_s:  # report the closest-point queries on their own (the projector build stays)
         rep.timings["bake"] -= snap_s[0]
         rep.timings["bake.snap"] = snap_s[0]
-    planes: dict[str, tuple[np.ndarray, int]] = {
+    # The gutter fill is CPU work (cv2): fill the PBR maps in a background thread while the
+    # normal map and occlusion are computed (on the GPU when there is one).
+    nearest = nearest_covered(maps.mask)
+    background = ThreadPoolExecutor(1)
+    pbr_planes: dict[str, tuple[np.ndarray, int]] = {
         "base_color": (maps.base_color, 3),
         # Metallic, roughness, alpha inpainted together (radius 1, as the reference does).
         "mra": (np.concatenate([maps.metallic, maps.roughness, maps.alpha], -1), 1),
     }
+    pbr_filled = background.submit(fill_gutters, pbr_planes, maps.mask, nearest=nearest)
+    background.shutdown(wait=False)
+    planes: dict[str, tuple[np.ndarray, int]] = {}
     if normal_map and decimated:
         step("normal_map", 3, len(EXPORT_STEPS))
         if projector is not None:
@@ -246,7 +255,8 @@ def process_mesh(
         occ = bake_occlusion(ao, uv_f, maps.texel_face, maps.texel_bary)
         planes["occlusion"] = (scatter_plane(occ, maps.mask), 1)
         lap("occlusion")
-    filled = fill_gutters(planes, maps.mask)
+    filled = fill_gutters(planes, maps.mask, nearest=nearest) if planes else {}
+    filled.update(pbr_filled.result())
     lap("gutter_fill")
     mra = filled["mra"]
     return TexturedMesh(
