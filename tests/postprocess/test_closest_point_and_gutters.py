@@ -71,8 +71,11 @@ def test_closest_points_on_cuda_equal_the_cpu_ones(dense_mesh):
     pts = near_surface_points(v, f, 5000, 0.4 / RES)
     cpu = SurfaceProjector(v, f, cell_size=1.0 / RES).project(pts)
     gpu = SurfaceProjector(v, f, cell_size=1.0 / RES, device="cuda").project(pts)
-    np.testing.assert_allclose(cpu[0], gpu[0], atol=1e-5)
-    assert (cpu[1] == gpu[1]).mean() > 0.999
+    d_cpu = np.linalg.norm(cpu[0] - pts, axis=1)
+    d_gpu = np.linalg.norm(gpu[0] - pts, axis=1)
+    np.testing.assert_allclose(d_cpu, d_gpu, atol=1e-6)
+    # Equidistant faces (a query on a fold's bisector) may resolve either way.
+    assert (np.abs(cpu[0] - gpu[0]).max(1) < 1e-5).mean() > 0.995
 
 
 def two_chart_gradient(size: int = 64, gap: int = 4) -> tuple[np.ndarray, np.ndarray]:
