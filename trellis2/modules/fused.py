@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Optional fused kernels for the DiT blocks (one dispatch point; off unless registered).
 
-Two ops, each with a torch reference path in the modules that call them:
+Three ops, each with a torch reference path in the modules that call them:
 - ``qk_rmsnorm_rope(x [.., L, H, D], gamma [H, D], phases fp32 [L, D/2, 2] | None) -> x-shaped``:
   per-head RMS norm (x gamma x sqrt(D)) then RoPE.
 - ``residual_norm_modulate(x [R, C], h=None, gate=None, *, norm, weight, bias, shift, scale,
   eps, batch_ids) -> (x + gate * h | None, LN(x') * (1 + scale) + shift | None)``.
+- ``linear_gelu(x [R, Cin], weight [Cout, Cin], bias [Cout]) -> gelu_tanh(x W^T + b) [R, Cout]``:
+  the MLP's first linear with its GELU; on CUDA cuBLASLt applies the (tanh) GELU in the GEMM
+  epilogue (``torch._addmm_activation``), saving the separate read+write pass of the hidden
+  activations (4C wide); the activation is applied before the bf16 rounding of the GEMM.
 
 They are used only for fp16/bf16 trunks on a device type with a registered implementation, so
 fp32 runs (parity) always take the exact reference path. On the first CUDA use the
@@ -32,7 +36,14 @@ _LOGGER = logging.getLogger(__name__)
 _IMPLS: dict[tuple[str, str], Callable[..., Any]] = {}
 _TRIED_KERNELS = False
 _HALF = (torch.float16, torch.bfloat16)
-OPS = ("qk_rmsnorm_rope", "residual_norm_modulate")
+OPS = ("qk_rmsnorm_rope", "residual_norm_modulate", "linear_gelu")
+
+
+def addmm_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """gelu_tanh(x [R, Cin] @ weight[Cout, Cin]^T + bias) in one cuBLASLt call (GELU epilogue).
+
+    torch falls back to addmm + in-place tanh GELU where the epilogue does not apply."""
+    return torch._addmm_activation(bias, x, weight.t(), use_gelu=True)
 
 
 def register_fused(op: str, device_type: str, impl: Callable[..., Any]) -> None:
@@ -50,6 +61,7 @@ def unregister_fused(op: str, device_type: str) -> None:
 def _try_kernels() -> None:
     global _TRIED_KERNELS
     _TRIED_KERNELS = True
+    _IMPLS.setdefault(("linear_gelu", "cuda"), addmm_gelu)  # torch/cuBLASLt only, no Triton
     try:
         rope = importlib.import_module("trellis2_kernels.rmsnorm_rope")
         adaln = importlib.import_module("trellis2_kernels.adaln")
@@ -91,7 +103,26 @@ def _check_rnm(fn: Callable[..., Any], device: torch.device, dtype: torch.dtype)
     return bool((got_x.float() - x1).abs().max() < 5e-2 and (got_y.float() - y).abs().max() < 1e-1)
 
 
-_CHECKS = {"qk_rmsnorm_rope": _check_qk, "residual_norm_modulate": _check_rnm}
+def _check_gelu(fn: Callable[..., Any], device: torch.device, dtype: torch.dtype) -> bool:
+    """The GELU must be the tanh form: an identity GEMM on exactly representable inputs in
+    [-4, 4] makes the output gelu(x) itself, so an fp32 call tells tanh from erf (they differ
+    by up to 4.7e-4 there; torch's CPU `_addmm_activation` is the erf form and is refused)."""
+    grid = torch.arange(-32, 32, device=device, dtype=torch.float32) / 8  # exact in bf16
+    x = grid.reshape(2, 32).repeat(4, 1)
+    eye = torch.eye(32, device=device)
+    zero = torch.zeros(32, device=device)
+    want = torch.nn.functional.gelu(x, approximate="tanh")
+    if (fn(x, eye, zero) - want).abs().max() > 1e-4:
+        return False
+    got = fn(x.to(dtype), eye.to(dtype), zero.to(dtype)).float()
+    return bool(got.shape == want.shape and (got - want).abs().max() < 5e-2)
+
+
+_CHECKS = {
+    "qk_rmsnorm_rope": _check_qk,
+    "residual_norm_modulate": _check_rnm,
+    "linear_gelu": _check_gelu,
+}
 _VERIFIED: dict[tuple[str, str, torch.dtype], bool] = {}
 
 
