@@ -223,14 +223,6 @@ def _initial_pairs(
     return lo[tid] + off, tid
 
 
-def _unique_cells(coords: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unique cell coords (sorted by flat key) and the inverse index of each row."""
-    key = (coords[:, 0] * dims + coords[:, 1]) * dims + coords[:, 2]
-    uk, inv = torch.unique(key, return_inverse=True)
-    cells = torch.stack([uk // (dims * dims), (uk // dims) % dims, uk % dims], 1)
-    return cells, inv
-
-
 def build_band(
     tri: torch.Tensor, resolution: int, eps: float, finest_hs: float, top: int = 32
 ) -> BandGrid:
@@ -253,39 +245,65 @@ def build_band(
         hs[k] = max(eps + KEEP * size, hs[k - 1] + size / 4)
     tri_t = tri.reshape(-1, 9).T.contiguous()
     sph = bounding_spheres(tri)
-    size = float(1 << levels)
     n_top = -(-resolution // (1 << levels))
-    coords, pair_tri = _initial_pairs(tri, size, n_top, hs[levels])
+    coords, pair_tri = _initial_pairs(tri, float(1 << levels), n_top, hs[levels])
+    cells, pair_cell = coords, torch.arange(len(coords), device=tri.device)
     for k in range(levels, -1, -1):
         size = float(1 << k)
         n_cells = -(-resolution // (1 << k))
-        if k < levels:  # children of the parent pairs
-            child = (coords[:, None, :] * 2 + CORNERS.to(coords.device)[None]).reshape(-1, 3)
-            pair_tri = pair_tri.repeat_interleave(8)
-            inside = (child < n_cells).all(1)
-            coords, pair_tri = child[inside], pair_tri[inside]
-        centre = ((coords.to(tri.dtype) + 0.5) * size).T.contiguous()  # [3, P]
-        keep = box_overlap(tri_t, sph, pair_tri, centre, hs[k])
-        coords, pair_tri, centre = coords[keep], pair_tri[keep], centre[:, keep]
-        cells, pair_cell = _unique_cells(coords, n_cells + 1)
-        # One distance per cell: its centre against its pairs (first pair row of each cell).
-        first = torch.full((len(cells),), len(coords), dtype=torch.int64, device=tri.device)
-        first.scatter_reduce_(0, pair_cell, torch.arange(len(coords), device=tri.device), "amin")
-        udf = min_distance(centre[:, first], tri_t, sph, pair_cell, pair_tri)
+        cells, pair_cell, pair_tri = _overlapping_pairs(
+            cells, pair_cell, pair_tri, k < levels, size, n_cells, hs[k], tri_t, sph
+        )
+        centre = ((cells.to(tri.dtype) + 0.5) * size).T.contiguous()  # [3, C]
+        udf = min_distance(centre, tri_t, sph, pair_cell, pair_tri)
         kept = udf < eps + KEEP * size
         sel = kept[pair_cell]
-        coords, pair_tri, pair_cell = coords[sel], pair_tri[sel], pair_cell[sel]
-    remap = torch.cumsum(kept.to(torch.int64), 0) - 1
-    order = torch.argsort(remap[pair_cell], stable=True)
+        remap = torch.cumsum(kept.to(torch.int64), 0) - 1
+        cells, udf = cells[kept], udf[kept]
+        pair_cell, pair_tri = remap[pair_cell[sel]], pair_tri[sel]
+    order = torch.argsort(pair_cell, stable=True)
     return BandGrid(
-        cells=cells[kept],
-        pair_cell=remap[pair_cell][order],
+        cells=cells,
+        pair_cell=pair_cell[order],
         pair_tri=pair_tri[order],
         tri_t=tri_t,
         sph=sph,
-        centre_udf=udf[kept],
+        centre_udf=udf,
         hs=hs[0],
     )
+
+
+def _overlapping_pairs(
+    cells: torch.Tensor,
+    pair_cell: torch.Tensor,
+    pair_tri: torch.Tensor,
+    children: bool,
+    size: float,
+    n_cells: int,
+    hs: float,
+    tri_t: torch.Tensor,
+    sph: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(cells [C, 3], pair_cell [P], pair_tri [P]) of the pairs whose triangle meets the cube
+    of half-size hs around the cell centre. With `children`, the candidates are the 8 children
+    of each given (cell, triangle) pair; chunked so only survivors are ever stored in full."""
+    d = n_cells + 1
+    keys, tris = [], []
+    step = CHUNK // 8 if children else CHUNK
+    for s in range(0, len(pair_cell), step):
+        c, t = cells[pair_cell[s : s + step]], pair_tri[s : s + step]
+        if children:
+            c = (c[:, None, :] * 2 + CORNERS.to(c.device)[None]).reshape(-1, 3)
+            t = t.repeat_interleave(8)
+            ok = (c < n_cells).all(1)
+            c, t = c[ok], t[ok]
+        keep = box_overlap(tri_t, sph, t, ((c.to(tri_t.dtype) + 0.5) * size).T, hs)
+        c = c[keep]
+        keys.append((c[:, 0] * d + c[:, 1]) * d + c[:, 2])
+        tris.append(t[keep])
+    uk, inv = torch.unique(torch.cat(keys), return_inverse=True)
+    out = torch.stack([uk // (d * d), (uk // d) % d, uk % d], 1)
+    return out, inv, torch.cat(tris)
 
 
 def closest_on_cell_lists(
