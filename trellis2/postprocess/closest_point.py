@@ -228,6 +228,13 @@ class SurfaceProjector:
             self._normals = vertex_normals_torch(self.v, self.f)
         return self._normals.cpu().numpy()
 
+    def normals_torch(self, face: torch.Tensor, bary: torch.Tensor) -> torch.Tensor:
+        """Interpolated (not unit) vertex normals [L, 3] of the dense mesh at (face [L],
+        barycentrics [L, 3]) from `project_torch`, on the projector's device."""
+        if self._normals is None:
+            self._normals = vertex_normals_torch(self.v, self.f)
+        return (self._normals[self.f[face]] * bary[:, :, None]).sum(1)
+
     def normals_at(self, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
         """Interpolated unit vertex normals [L, 3] of the dense mesh."""
         faces = self.f.cpu().numpy()

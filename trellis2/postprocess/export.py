@@ -30,13 +30,12 @@ from trellis2.postprocess.bake import (
     scatter_plane,
 )
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
-from trellis2.postprocess.closest_point import SurfaceProjector, vertex_normals_torch
+from trellis2.postprocess.closest_point import SurfaceProjector
 from trellis2.postprocess.decimate import simplify
 from trellis2.postprocess.normal_map import (
     bake_normal_map,
     dense_normal_field,
     field_normals_at,
-    mesh_normals_at,
 )
 from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
@@ -235,13 +234,8 @@ def process_mesh(
     planes: dict[str, tuple[np.ndarray, int]] = {}
     if normal_map and decimated:
         step("normal_map", 3, len(EXPORT_STEPS))
-        if projector is not None:
-            high = mesh_normals_at(
-                vertex_normals_torch(projector.v, projector.f),
-                projector.f,
-                snapped["face"],
-                snapped["bary"],
-            )
+        if projector is not None:  # exact: the dense normals at the snapped points
+            high = projector.normals_torch(snapped["face"], snapped["bary"])
         else:
             dv = torch.as_tensor(dense_v).to(dev, torch.float32)
             df = torch.as_tensor(dense_f).to(dev, torch.int64)

@@ -121,10 +121,3 @@ def field_normals_at(
     coords, normals = field
     dev = positions.device
     return sample_attrs(normals.to(dev), coords.to(dev), positions, origin, voxel_size)
-
-
-def mesh_normals_at(
-    vertex_normals: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor
-) -> torch.Tensor:
-    """Interpolated vertex normals [L, 3] at (face [L], barycentrics [L, 3]) (not unit)."""
-    return (vertex_normals[faces[face]] * bary[:, :, None]).sum(1)
