@@ -81,7 +81,7 @@ def bench_preview(runs: int) -> None:
     )
 
 
-def bench_dense(grid: int, device: str = "cpu", runs: int = 1) -> None:
+def bench_dense(grid: int, device: str = "cpu", runs: int = 1, profile: bool = False) -> None:
     rgba = crop_to_object(image_to_rgba(Image.open(SHARED / "images" / "apple.png")))
     t = time.perf_counter()
     ov = build_ovoxel(resize_rgba(rgba, 2 * grid), grid)
@@ -103,6 +103,12 @@ def bench_dense(grid: int, device: str = "cpu", runs: int = 1) -> None:
     samples = []
     for i in range(n_runs):
         report = ExportReport()
+        prof = None
+        if profile and i == n_runs - 1:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         t = time.perf_counter()
         asset = export_asset(
             v,
@@ -116,6 +122,12 @@ def bench_dense(grid: int, device: str = "cpu", runs: int = 1) -> None:
             report=report,
         )
         total = time.perf_counter() - t
+        if prof is not None:
+            import pstats
+
+            prof.disable()
+            print(f"\nprofile of the last {device} run (top 25 by own time):")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         if device != "cpu" and i == 0:
             print(f"dense {device} warm-up run: {total:.2f} s")
             continue
@@ -205,6 +217,7 @@ def main() -> int:
     ap.add_argument("--dense-grid", type=int, default=424)
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes for --cases assets")
+    ap.add_argument("--profile", action="store_true", help="cProfile the last dense_cuda run")
     args = ap.parse_args()
     cpus = len(os.sched_getaffinity(0))
     print(
@@ -218,7 +231,7 @@ def main() -> int:
     if "dense" in cases:
         bench_dense(args.dense_grid)
     if "dense_cuda" in cases:
-        bench_dense(args.dense_grid, "cuda", runs=args.runs)
+        bench_dense(args.dense_grid, "cuda", runs=args.runs, profile=args.profile)
     if "convert" in cases:
         bench_convert(args.resolution)
     if "assets" in cases:
