@@ -231,6 +231,7 @@ def process_mesh(
     }
     pbr_filled = background.submit(fill_gutters, pbr_planes, maps.mask, nearest=nearest)
     background.shutdown(wait=False)
+    lap("gutter_fill")
     planes: dict[str, tuple[np.ndarray, int]] = {}
     if normal_map and decimated:
         step("normal_map", 3, len(EXPORT_STEPS))
