@@ -39,6 +39,18 @@ def test_rmsnorm_alone_on_sparse_tokens_matches_reference():
     assert_verbose_allclose(got, qk_rmsnorm_rope_ref(k, gamma, None), atol=1e-5, rtol=1e-5)
 
 
+def test_rope_with_a_head_dim_that_is_not_a_power_of_two_matches_reference():
+    """D = 24: the row tile is 32 channels wide, the last 4 pairs masked (phases included)."""
+    g = torch.Generator().manual_seed(4)
+    qkv = torch.randn(45, 3, 5, 24, generator=g).to(DEVICE)  # sparse layout [N, 3, H, D]
+    gamma = (1 + 0.1 * torch.randn(5, 24, generator=g)).to(DEVICE)
+    ph = _phases(45, 24, g)
+    got = qk_rmsnorm_rope(qkv[:, 1], gamma, ph)
+    assert got.shape == (45, 5, 24) and got.is_contiguous()
+    want = qk_rmsnorm_rope_ref(qkv[:, 1], gamma, ph)
+    assert_verbose_allclose(got, want, atol=1e-5, rtol=1e-5, name="k")
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_rmsnorm_rope_matches_reference_on_cuda_at_9600_tokens(dtype):
