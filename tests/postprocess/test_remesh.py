@@ -171,3 +171,17 @@ def test_remesh_on_cuda_matches_the_cpu(fox, fox_projected):
     assert abs(len(gf) - len(cf)) <= 0.01 * len(cf)
     if len(gf) == len(cf):
         np.testing.assert_allclose(gv.cpu().numpy(), cv.numpy(), atol=1e-4)
+
+
+def test_convert_cli_remesh_flag_exports_the_remeshed_shell(shared_dir, tmp_path, capsys):
+    from trellis2_server.cli import main as cli_main
+
+    out = tmp_path / "fox.glb"
+    source = shared_dir / "assets" / "gltf" / "khronos_fox.glb"
+    args = ["convert", str(source), "-o", str(out), "--resolution", "32", "--texture-size", "128"]
+    code = cli_main([*args, "--decimation-target", "2000", "--remesh", "--report"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "remesh" in report["timings"]
+    assert 0 < report["triangles"] <= 2000
+    assert report["chamfer_voxels"] < 0.5
