@@ -31,7 +31,7 @@ from trellis2.postprocess.remesh_band import (
     min_distance,
 )
 
-MAX_FIXUP_ROUNDS = 64
+MAX_FIXUP_ROUNDS = 1000  # each round opens at least one corner; real meshes need a few
 # Edge a (0, 1, 2) at corner c: the 4 cells around it, counter-clockwise seen from +a, so the
 # quad's right-hand normal is +a.
 EDGE_CELLS = torch.tensor(
