@@ -2,15 +2,16 @@
 """Parity check and markdown report of `bench/pipeline.py`.
 
 Parity tolerance (optimised vs baseline, same seed, same structure). GPU: the flow trunks run in
-bf16 and the decoders in fp16. One full-size bf16 forward agrees with fp32 at cosine 0.99989
-and max error 1.5% of the output range (bench/RESULTS.md, networks table), so two bf16
-implementations that round differently (fused vs unfused glue, batched vs separate CFG passes)
-differ per forward by up to ~3% of the range. Euler integration sums 12 such velocities, and CFG
-(guidance 7.5: v = 7.5 v_cond - 6.5 v_uncond) multiplies independent errors by up to
-sqrt(7.5^2 + 6.5^2) ~ 10 before the guidance rescale pulls the scale back. Pass: cosine >= 0.99
-(rms difference <= ~14% of the rms value) and max |a - b| <= 15% of max |ref| per SLat; voxel
-counts equal (the structure is guided, so any difference is a bug); face counts within 2%
-(a face appears where a decoded edge logit is > 0: logits within rounding of 0 may flip).
+bf16 and the decoders in fp16. The floor is what two passes with the SAME switches differ by
+(`cold` vs `opt`: eager vs graph-replayed calls, nondeterministic reductions): on the H100 at
+1024_cascade, cosine 0.999995 and max |a - b| 0.45% of max |ref| per SLat (bench/RESULTS.md).
+The baseline rounds differently on purpose (fp32 vs fused norms, separate vs batched CFG), and
+CFG (v = 7.5 v_cond - 6.5 v_uncond) can amplify rounding differences up to ~10x over the 12
+Euler steps. Pass: cosine >= 0.999 and max error <= 5% of the range per latent (10x the floor);
+voxel counts equal (the structure is guided, so any difference is a bug); face counts within
+1% (a face appears where a decoded edge logit is > 0: logits within rounding of 0 may flip;
+measured 0.01%). A real bug (a wrong mask, a missing CFG term, stale weights) moves the
+cosine far below 0.999.
 CPU --tiny runs in fp32: cosine >= 0.99999, max error <= 1e-3 of the range, faces within 0.1%.
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 import torch
 
 TENSORS = ("z_s", "lr_slat", "shape_slat", "tex_slat")
-GPU_TOL = {"cosine": 0.99, "max_rel": 0.15, "faces_rel": 0.02}
+GPU_TOL = {"cosine": 0.999, "max_rel": 0.05, "faces_rel": 0.01}
+EXPORT = "export GLB"
 TINY_TOL = {"cosine": 0.99999, "max_rel": 1e-3, "faces_rel": 1e-3}
 
 
@@ -94,7 +96,7 @@ def print_report(result: dict[str, Any]) -> None:
             for m in modes:
                 r = by[m].get(name)
                 cells.append(_fmt(r["seconds"] if r else None))
-                if r and name != "export GLB":
+                if r and name != EXPORT:
                     totals[m] += r["seconds"]
             ref = next((by[m][name] for m in modes if name in by[m]), {})
             o, b = by.get("opt", {}).get(name), by.get("base", {}).get(name)
@@ -116,7 +118,13 @@ def print_report(result: dict[str, Any]) -> None:
             else "-"
         )
         peak = [
-            _fmt(max((r["peak_gib"] for r in passes[m] if "peak_gib" in r), default=None), ".2f")
+            _fmt(
+                max(
+                    (r["peak_gib"] for r in passes[m] if "peak_gib" in r and r["stage"] != EXPORT),
+                    default=None,
+                ),
+                ".2f",
+            )
             for m in modes
         ]
         print(
