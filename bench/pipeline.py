@@ -2,7 +2,8 @@
 """Whole image-to-3D pipeline, RANDOM WEIGHTS, structure from a real asset: per-stage time and
 peak memory, optimised vs the official way (perf.BASELINE) in one process, with a parity check.
 
-Device (H100; the lead's full run, one call, < 9 min; carry .whl .tcache .shared):
+Device (H100; carry .whl .tcache .shared; the asset must be in .shared/assets/gltf/, copied from
+../shared/assets/gltf; 512 + 1024_cascade with every pass took 103 s, all three types fit < 9 min):
 
     source bench/device_env.sh; python3 bench/pipeline.py --json $OUT/pipeline.json \\
         2>&1 | tee $OUT/pipeline.log; save_triton_cache
