@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Mesh objects the pipeline returns (reference §8.3, §16.2).
 
-Frame: TRELLIS.2's, vertices in the aabb [-0.5, 0.5]^3, Z-up. Tensors stay on their device; the
-mesh operations (hole filling, decimation) run on CPU (numpy) and move the result back.
+Frame: TRELLIS.2's, vertices in the aabb [-0.5, 0.5]^3, Z-up. Tensors stay on their device: on
+CUDA the mesh operations (hole filling, decimation) run there in torch; on CPU they run in numpy
+(scipy's graph routines and fast-simplification are faster there) and move the result back.
 """
 
 from __future__ import annotations
@@ -38,14 +39,22 @@ class Mesh:
 
     def fill_holes(self, max_hole_perimeter: float = 3e-2) -> None:
         """Close boundary loops up to this perimeter (in place, like the reference)."""
+        if self.device.type == "cuda":
+            self.vertices, faces = fill_holes(self.vertices, self.faces.long(), max_hole_perimeter)
+            self.faces = faces.to(self.faces.dtype)
+            return
         self._set_numpy(*fill_holes(*self._numpy(), max_hole_perimeter))
 
     def simplify(self, target: int = 1000000, verbose: bool = False, options=None) -> None:
         """Decimate to about `target` faces (in place)."""
-        v, f = simplify(*self._numpy(), int(target))
+        n_before = int(self.faces.shape[0])
+        if self.device.type == "cuda":  # the GPU decimator (decimate.simplify dispatches on it)
+            v, f = simplify(self.vertices.float(), self.faces.long(), int(target))
+            self.vertices, self.faces = v, f.to(self.faces.dtype)
+        else:
+            self._set_numpy(*simplify(*self._numpy(), int(target)))
         if verbose:
-            print(f"simplify: {self.faces.shape[0]} → {f.shape[0]} faces")
-        self._set_numpy(v, f)
+            print(f"simplify: {n_before} → {self.faces.shape[0]} faces")
 
     def remove_faces(self, mask: torch.Tensor) -> None:
         """Drop the faces where mask [F] is True."""
