@@ -18,8 +18,10 @@ from .neighbor_map import neighbor_order
 from .sparse_conv import sparse_conv
 
 _LOGGER = logging.getLogger(__name__)
-# id(neighbor_map) -> (weak ref to it, int32 copy, row order); entries leave with their map.
-_PREP: dict[int, tuple[weakref.ref, torch.Tensor, torch.Tensor]] = {}
+# id(neighbor_map) -> (weak ref to it, int32 copy or None when the map is int32 already, row
+# order); entries leave with their map. Holding the map itself here would keep every map (and
+# its voxel set's memory) alive for the whole process.
+_PREP: dict[int, tuple[weakref.ref, torch.Tensor | None, torch.Tensor]] = {}
 _FAILED: set[str] = set()  # device types where the Triton conv raised: the reference runs there
 
 
@@ -28,10 +30,10 @@ def _prepared(neighbor_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     key = id(neighbor_map)
     hit = _PREP.get(key)
     if hit is not None and hit[0]() is neighbor_map:
-        return hit[1], hit[2]
+        return (neighbor_map if hit[1] is None else hit[1]), hit[2]
     nbr32 = neighbor_map.to(torch.int32)
     order = neighbor_order(nbr32)
-    _PREP[key] = (weakref.ref(neighbor_map), nbr32, order)
+    _PREP[key] = (weakref.ref(neighbor_map), None if nbr32 is neighbor_map else nbr32, order)
     weakref.finalize(neighbor_map, _PREP.pop, key, None)
     return nbr32, order
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -15,6 +16,20 @@ from ...modules.sparse.spatial import (
     spatial2channel_map,
 )
 from ...modules.sparse.tensor import SparseTensor
+
+# Rows per chunk of the row-wise glue (LayerNorm32's fp32 copies, the ConvNeXt MLP's 4x hidden
+# layer): at 2.9M voxels (1024^3) the unchunked temporaries are 1.5-3 GiB. Tensors of at most
+# this many rows run in one piece, exactly as before.
+ROW_CHUNK = 1 << 18
+
+
+def _norm_silu_(norm: nn.Module, f: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """silu(norm(f)) row chunk by row chunk into ``out`` (``f`` itself when None: in place).
+    Per-row ops, so the result is bit-identical to the unchunked expression."""
+    out = f if out is None else out
+    for s in range(0, f.shape[0], ROW_CHUNK):
+        out[s : s + ROW_CHUNK] = F.silu(norm(f[s : s + ROW_CHUNK]))
+    return out
 
 
 class SparseConvNeXtBlock3d(nn.Module):
@@ -32,8 +47,13 @@ class SparseConvNeXtBlock3d(nn.Module):
 
     def forward(self, x: SparseTensor) -> SparseTensor:
         h = self.conv(x).feats
-        h = self.mlp(self.norm(h))
-        return x.replace(x.feats + h)
+        if h.shape[0] <= ROW_CHUNK:
+            return x.replace(x.feats + self.mlp(self.norm(h)))
+        # Large sets: the MLP in row chunks, written over the conv output (dead afterwards).
+        for s in range(0, h.shape[0], ROW_CHUNK):
+            e = s + ROW_CHUNK
+            h[s:e] = x.feats[s:e] + self.mlp(self.norm(h[s:e]))
+        return x.replace(h)
 
 
 class SparseResBlockC2S3d(nn.Module):
@@ -69,14 +89,17 @@ class SparseResBlockC2S3d(nn.Module):
         pred = x.replace(self.to_subdiv(x.feats)) if self.pred_subdiv else None
         if subdiv is None:
             subdiv = pred
-        h = self.conv1(x.replace(F.silu(self.norm1(x.feats))))
+        h = self.conv1(x.replace(_norm_silu_(self.norm1, x.feats, torch.empty_like(x.feats))))
         m = channel2spatial_map(x, None if subdiv is None else subdiv.feats > 0)
-        h = channel2spatial(h, m)  # [M, C_out]
+        h = channel2spatial(h, m)  # [M, C_out]; fresh rows, so the norm may overwrite them
         xs = channel2spatial(x, m)  # [M, C / 8]
-        h = self.conv2(h.replace(F.silu(self.norm2(h.feats))))
+        h = self.conv2(h.replace(_norm_silu_(self.norm2, h.feats)))
         repeat = self.out_channels // (self.channels // 8)
-        out = h.replace(h.feats + xs.feats.repeat_interleave(repeat, dim=1))
-        return (out, pred) if self.pred_subdiv else out
+        f = h.feats  # += the skip: each of x's C/8 child channels feeds `repeat` out channels
+        f.view(f.shape[0], -1, repeat).add_(xs.feats[:, :, None])
+        if pred is not None:  # the logits must not keep x's level (neighbour maps) alive
+            pred = SparseTensor(pred.feats, pred.coords, scale=pred.scale)
+        return (h, pred) if self.pred_subdiv else h
 
 
 class SparseResBlockS2C3d(nn.Module):

@@ -16,7 +16,7 @@ from torch import nn
 
 from ...modules.sparse.tensor import SparseTensor
 from ...modules.utils import convert_module_to
-from .blocks import block_class
+from .blocks import ROW_CHUNK, block_class
 
 
 def _per_level(value: Any, n: int) -> list[Any]:
@@ -185,9 +185,21 @@ class SparseUnetVaeDecoder(_FP16Mixin, nn.Module):
         return_subs: bool = False,
     ) -> Any:
         h, subs = self._run_levels(x, guide_subs)
-        f = h.feats.type(x.dtype)
-        f = self.output_layer(F.layer_norm(f, f.shape[-1:]))
-        out = h.replace(f)
+        n = h.feats.shape[0]
+        if n <= ROW_CHUNK:
+            f = h.feats.type(x.dtype)
+            f = self.output_layer(F.layer_norm(f, f.shape[-1:]))
+        else:  # row chunks: the fp32 copy + norm of [2.9M, 64] would be 1.4 GiB at 1024^3
+            f = h.feats.new_empty(n, self.out_channels, dtype=x.dtype)
+            for s in range(0, n, ROW_CHUNK):
+                c = h.feats[s : s + ROW_CHUNK].type(x.dtype)
+                f[s : s + ROW_CHUNK] = self.output_layer(F.layer_norm(c, c.shape[-1:]))
+        # A fresh cache: the finest level's neighbour map must not live on with the output.
+        out = SparseTensor(f, h.coords, scale=h.scale)
+        counts = h.get_spatial_cache("batch_counts")
+        if counts is not None:
+            out.register_spatial_cache("batch_counts", counts)
+        del h
         return (out, subs) if return_subs else out
 
     @torch.no_grad()

@@ -39,7 +39,7 @@ _GATHER_BUDGET = 256 * 2**20
 # Packed key: batch in bits 48..62, (x+1, y+1, z+1) in 16-bit fields. The +1 keeps a -1
 # neighbour coordinate inside its field, so adding a packed offset never carries across fields.
 _FIELD = 16
-_MAP_CHUNK = 1 << 20  # rows per neighbour-map pass
+_MAP_CHUNK = 1 << 18  # rows per neighbour-map pass (int64 temporaries: ~0.2 GiB)
 
 
 def register_submanifold_conv3d(device_type: str, impl: ConvImpl) -> None:

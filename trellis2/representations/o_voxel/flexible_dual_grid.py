@@ -23,6 +23,7 @@ QUAD_OFFSETS = torch.tensor(
     ],
     dtype=torch.int64,
 )
+_LOOKUP_CHUNK = 1 << 18  # voxels per neighbour lookup pass
 
 
 def _grid_shape(
@@ -127,7 +128,13 @@ def flexible_dual_grid_to_mesh(
 
     table = VoxelHash(coords, gs)
     # [N, 3 axes, 4 corners] indices of the voxels around each voxel's three max-corner edges.
-    nbr = table.lookup(coords[:, None, None, :] + QUAD_OFFSETS.to(device)[None])
+    # In voxel chunks: the int64 query temporaries are ~2 GiB at once for 2.9M voxels (1024^3).
+    offsets = QUAD_OFFSETS.to(device)[None]
+    nbr = torch.empty(coords.shape[0], 3, 4, dtype=torch.int64, device=device)
+    for s in range(0, coords.shape[0], _LOOKUP_CHUNK):
+        nbr[s : s + _LOOKUP_CHUNK] = table.lookup(
+            coords[s : s + _LOOKUP_CHUNK, None, None] + offsets
+        )
     valid = intersected_flag.to(torch.bool) & (nbr >= 0).all(dim=-1)
     quads = nbr[valid]  # [M, 4], voxel-major then axis (row-major boolean mask order)
 
