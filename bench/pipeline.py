@@ -31,6 +31,7 @@ synchronise the device; peak = torch.cuda.max_memory_allocated within the stage 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import sys
@@ -79,7 +80,9 @@ def run_pass(
         lambda: pipe.decode_sparse_structure(z_s, ss_res),
         lambda c: f"{len(c)} occupied (replaced)",
     )
-    out: dict[str, Any] = {"z_s": z_s, "counts": {"ss_decoded": len(decoded)}}
+    # Only what the parity check needs, on the CPU: nothing of a pass outlives it on the GPU.
+    out: dict[str, Any] = {"z_s": z_s.cpu(), "counts": {"ss_decoded": len(decoded)}}
+    z_s = decoded = None  # dropped (not `del`: the stage lambdas close over them)
     coords = surf.chain(ss_res, ss_res).coords(ss_res).to(dev)
     out["counts"][f"ss_surface_{ss_res}"] = len(coords)
     if "cascade" in ptype:
@@ -112,10 +115,11 @@ def run_pass(
             lambda s: f"{_n(s)} tokens at {res // 16}^3",
         )
         out.update(
-            lr_slat=lr.feats,
+            lr_slat=lr.feats.cpu(),
             counts={**out["counts"], "lr_tokens": _n(lr), "upsample_voxels_512": len(hr_coords)},
         )
         out["counts"]["upsample_follows_surface"] = bool(torch.equal(hr_coords, up_final))
+        lr = hr_coords = hr = up_guides = up_final = None  # dead here in the pipeline too
         tex_cond, tex_flow = cond_1024, m["tex_slat_flow_model_1024"]
     else:
         res = 512 if ptype == "512" else 1024
@@ -152,12 +156,14 @@ def run_pass(
     )
     out["counts"].update(decoded_voxels=_n(tex_vox), faces=len(meshes[0].faces))
     out["counts"]["decoder_follows_surface"] = bool(torch.equal(tex_vox.coords, final))
+    guides = final = None
     assets = rec(
         "assemble (fill holes)",
         lambda: pipe._assemble(meshes, tex_vox, res),
         lambda a: f"{len(a[0].faces)} faces",
     )
-    out.update(shape_slat=shape.feats, tex_slat=tex.feats, resolution=res)
+    out.update(shape_slat=shape.feats.cpu(), tex_slat=tex.feats.cpu(), resolution=res)
+    meshes = tex_vox = shape = tex = None
     if export:
         try:
             out["counts"]["glb_triangles"] = export_glb(pipe, assets[0], res, rec)
@@ -227,7 +233,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def one_pass(ptype: str, mode: str) -> None:
         print(f"== {ptype} {mode}", flush=True)
-        rec = Recorder(device)
+        rec = Recorder(device, weights_gib=weights)
+        if device.type == "cuda":  # what an earlier pass left on the device (should be ~0)
+            gc.collect()
+            torch.cuda.empty_cache()
+            held = torch.cuda.memory_allocated(device) / 2**30 - weights
+            result["types"][ptype].setdefault("held_at_start_gib", {})[mode] = held
+            print(f"    held at pass start above the weights: {held:.3f} GiB", flush=True)
         opts = perf.BASELINE if mode == "base" else perf.current()
         export = mode == "opt" and ptype in args.export_types
         try:

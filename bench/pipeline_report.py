@@ -87,9 +87,10 @@ def print_report(result: dict[str, Any]) -> None:
         by = {m: {r["stage"]: r for r in passes[m]} for m in modes}
         print(f"\n#### {ptype}\n")
         head = "| stage | count | " + " | ".join(f"{m} s" for m in modes)
-        head += " | base/opt | " + " | ".join(f"{m} peak GiB" for m in modes) + " |"
+        head += " | base/opt | " + " | ".join(f"{m} peak GiB" for m in modes)
+        head += " | opt peak − weights |"
         print(head)
-        print("|" + "---|" * (3 + 2 * len(modes)))
+        print("|" + "---|" * (4 + 2 * len(modes)))
         totals = {m: 0.0 for m in modes}
         for name in _stage_names(passes):
             cells = []
@@ -104,12 +105,13 @@ def print_report(result: dict[str, Any]) -> None:
             peaks = [
                 _fmt(by[m][name].get("peak_gib"), ".2f") if name in by[m] else "-" for m in modes
             ]
+            above = by.get("opt", {}).get(name, {}).get("above_weights_gib")
             print(
                 f"| {name} | {ref.get('count', '')} | "
                 + " | ".join(cells)
                 + f" | {ratio} | "
                 + " | ".join(peaks)
-                + " |"
+                + f" | {_fmt(above, '.2f')} |"
             )
         tot = [_fmt(totals[m]) for m in modes]
         rt = (
@@ -132,7 +134,7 @@ def print_report(result: dict[str, Any]) -> None:
             + " | ".join(f"**{t}**" for t in tot)
             + f" | **{rt}** | "
             + " | ".join(f"**{p}**" for p in peak)
-            + " |"
+            + " | |"
         )
         for m, p in zip(modes, peak, strict=True):
             entry.setdefault("total_s", {})[m] = totals[m]
@@ -143,6 +145,8 @@ def print_report(result: dict[str, Any]) -> None:
         }
         entry["reserved_gib"] = reserved
         print(f"\nmax reserved GiB (allocator, what nvidia-smi sees): {reserved}")
+        held = {m: round(v, 3) for m, v in entry.get("held_at_start_gib", {}).items()}
+        print(f"allocated above the weights at each pass's start (GiB): {held}")
         print(f"counts: {entry.get('counts', {})}")
         for mode, p in entry.get("parity", {}).items():
             t = ", ".join(

@@ -15,10 +15,12 @@ from surface_structure import SurfaceLevels
 
 
 class Recorder:
-    """Times stages of one pass: rows of {stage, seconds, peak_gib, count}."""
+    """Times stages of one pass: rows of {stage, seconds, count} and on CUDA peak_gib (stage
+    peak, weights included), start_gib (allocated when the stage began) and above_weights_gib
+    (peak minus `weights_gib`, the resident networks measured after the build)."""
 
-    def __init__(self, device: torch.device, verbose: bool = True) -> None:
-        self.device, self.verbose = device, verbose
+    def __init__(self, device: torch.device, verbose: bool = True, weights_gib: float = 0.0):
+        self.device, self.verbose, self.weights_gib = device, verbose, weights_gib
         self.rows: list[dict[str, Any]] = []
 
     def _sync(self) -> None:
@@ -31,6 +33,7 @@ class Recorder:
         self._sync()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+            start = torch.cuda.memory_allocated(self.device) / 2**30
         t = time.perf_counter()
         out = fn()
         self._sync()
@@ -38,6 +41,8 @@ class Recorder:
         if self.device.type == "cuda":
             row["peak_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
             row["reserved_gib"] = torch.cuda.max_memory_reserved(self.device) / 2**30
+            row["start_gib"] = start
+            row["above_weights_gib"] = row["peak_gib"] - self.weights_gib
         if count is not None:
             row["count"] = count(out)
         self.rows.append(row)
