@@ -93,6 +93,7 @@ class SparseResBlockC2S3d(nn.Module):
         m = channel2spatial_map(x, None if subdiv is None else subdiv.feats > 0)
         h = channel2spatial(h, m)  # [M, C_out]; fresh rows, so the norm may overwrite them
         xs = channel2spatial(x, m)  # [M, C / 8]
+        del m  # its parent/slot rows (int64 [M] each) are dead: h carries the fine coords
         h = self.conv2(h.replace(_norm_silu_(self.norm2, h.feats)))
         repeat = self.out_channels // (self.channels // 8)
         f = h.feats  # += the skip: each of x's C/8 child channels feeds `repeat` out channels
