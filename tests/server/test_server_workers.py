@@ -227,9 +227,11 @@ def test_workers_keep_compiled_kernels_and_autotuning_under_the_data_dir(
 
     monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
     monkeypatch.delenv("TRITON_CACHE_AUTOTUNING", raising=False)
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
     use_persistent_kernel_cache(tmp_path / "data")
     assert os.environ["TRITON_CACHE_DIR"] == str(tmp_path / "data" / "triton-cache")
     assert os.environ["TRITON_CACHE_AUTOTUNING"] == "1"
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
     # An operator's own setting wins.
     monkeypatch.setenv("TRITON_CACHE_DIR", "/srv/cache")
     use_persistent_kernel_cache(tmp_path / "data")
