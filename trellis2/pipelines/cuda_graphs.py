@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,19 @@ def _is_sparse(x: Any) -> bool:
 
 def _feats(x: Any) -> torch.Tensor:
     return x.feats if _is_sparse(x) else x
+
+
+def _reset_generator_capture_state() -> None:
+    """A capture that raised never ran the CUDA generator's capture epilogue, so the default
+    generator still counts itself as capturing and every later random op on the device raises
+    ("Offset increment outside graph capture encountered unexpectedly"). A small capture that
+    succeeds runs the prologue and epilogue again and leaves the generator usable."""
+    graph = torch.cuda.CUDAGraph()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.cuda.graph(graph):
+            torch.zeros(1, device="cuda").add_(1)
+    del graph
 
 
 def _warn_once(reason: str) -> None:
@@ -219,6 +233,7 @@ class StageModel:
             _warn_once(f"{type(self.model).__name__} ({variant}): {type(exc).__name__}: {exc}")
             with contextlib.suppress(Exception):  # a broken device shows in the next call
                 torch.cuda.synchronize()
+                _reset_generator_capture_state()
             return
         self.captures += 1
         self._graphs[variant] = _Graph(
