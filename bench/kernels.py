@@ -9,7 +9,8 @@ Sections, each printed as one table (medians of `triton.testing.do_bench`, ms):
   (2 * nnz * Ci * Co), the work any submanifold conv must do;
 - attention: SDPA per backend (cuDNN, flash, efficient) at 4K-49K tokens, 12 heads x 128, bf16;
 - glue: fused q/k RMSNorm+RoPE and residual+LN+adaLN vs the eager torch references, GB/s;
-- grid sample: Triton vs torch reference.
+- grid sample: Triton vs torch reference;
+- uv raster: Triton UV rasteriser vs the torch reference at 2048^2 (~200k faces, jittered grid).
 
 Usage: python bench/kernels.py [--quick] [--json PATH]
 """
@@ -306,12 +307,59 @@ def grid_sample_section() -> None:
     )
 
 
+def _jittered_grid(cells: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """UV grid mesh over [0, 1]^2: (cells + 1)^2 jittered vertices, 2 cells^2 faces, shuffled."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.linspace(0, 1, cells + 1, dtype=torch.float64)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    xy = torch.stack([xx, yy], -1).reshape(-1, 2)
+    inner = ((xy > 0) & (xy < 1)).all(1, keepdim=True)
+    xy = xy + inner * (torch.rand(xy.shape, generator=g, dtype=torch.float64) - 0.5) * 0.6 / cells
+    i = torch.arange(cells)
+    a = (i[:, None] * (cells + 1) + i[None, :]).reshape(-1)
+    faces = torch.cat(
+        [
+            torch.stack([a, a + 1, a + cells + 2], 1),
+            torch.stack([a, a + cells + 2, a + cells + 1], 1),
+        ]
+    )
+    faces = faces[torch.randperm(len(faces), generator=g)]
+    return xy.float().cuda(), faces.cuda()
+
+
+def uv_raster_section() -> None:
+    rows = [_uv_raster_row(cells, size) for cells, size in ((316, 2048), (316, 4096), (1000, 4096))]
+    table("uv raster (jittered grid atlas, face_id + bary)", rows)
+
+
+def _uv_raster_row(cells: int, size: int) -> dict:
+    from trellis2_kernels.uv_raster import rasterize_planes_triton
+
+    from trellis2.postprocess.rasterize import face_planes, rasterize_uv
+
+    uvs, faces = _jittered_grid(cells)
+    want = rasterize_uv(uvs, faces, size, size, backend="torch")
+    r = bench(lambda: rasterize_uv(uvs, faces, size, size, backend="torch"), rep=20)
+    a = bench(lambda: rasterize_uv(uvs, faces, size, size, backend="triton"), rep=50)
+    planes = face_planes(uvs, faces, size, size, 1e-5)
+    row = {"faces": len(faces), "size": size, "torch ms": r, "triton ms": a, "speed-up": r / a}
+    for block in (32, 64, 128):
+        row[f"kernel B{block} ms"] = bench(
+            partial(rasterize_planes_triton, *planes, size, size, block=block), rep=50
+        )
+    for fusion in (True, False):
+        got = rasterize_planes_triton(*planes, size, size, fp_fusion=fusion)
+        row[f"id diff fma={int(fusion)}"] = int((got[0] != want[0]).sum())
+        row[f"bary err fma={int(fusion)}"] = float((got[1] - want[1]).abs().max())
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
     ap.add_argument("--json", type=Path, help="also write every table as JSON here")
     ap.add_argument("--no-order", action="store_true", help="also time the conv without row order")
-    ap.add_argument("--only", default="ceilings,conv,attention,glue,grid", help="sections")
+    ap.add_argument("--only", default="ceilings,conv,attention,glue,grid,uvraster", help="sections")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit(
@@ -337,6 +385,7 @@ def main() -> None:
         "attention": lambda: attention_section(args.quick),
         "glue": glue_section,
         "grid": grid_sample_section,
+        "uvraster": uv_raster_section,
     }
     for name in args.only.split(","):
         t0 = time.perf_counter()

@@ -9,24 +9,67 @@ edge functions. UV frame: u along image columns, v along image rows (row 0 = v ~
 
 from __future__ import annotations
 
+import logging
+import os
+
 import torch
+
+log = logging.getLogger(__name__)
+_KERNEL_FAILED = False  # set after the first Triton error: log once, then stay on torch
 
 # Candidate texel/face pairs per chunk: bounds peak memory (~40 bytes per candidate).
 CHUNK_CANDIDATES = 1 << 22
 
 
 def rasterize_uv(
-    uvs: torch.Tensor, faces: torch.Tensor, height: int, width: int, eps: float = 1e-5
+    uvs: torch.Tensor,
+    faces: torch.Tensor,
+    height: int,
+    width: int,
+    eps: float = 1e-5,
+    backend: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rasterise a UV mesh.
 
     Args:
         uvs: [V, 2] float in [0, 1]. faces: [F, 3] int.
         height, width: texture size in texels.
+        backend: "torch" (this module), "triton" (trellis2_kernels.uv_raster; CUDA, or CPU under
+            TRITON_INTERPRET=1) or None: Triton for CUDA tensors when importable, unless the
+            env TRELLIS2_RASTER=torch. Auto mode falls back to torch on any kernel error.
 
     Returns:
         face_id [H, W] int64 (-1 where no face), bary [H, W, 3] float32 (weights of the face's
         3 vertices; 0 where empty).
+    """
+    global _KERNEL_FAILED
+    planes = face_planes(uvs, faces, height, width, eps)
+    if backend is None:
+        backend = os.environ.get("TRELLIS2_RASTER", "auto").lower()
+        auto = True
+    else:
+        auto = False
+    if backend == "triton" or (auto and backend != "torch" and uvs.is_cuda and not _KERNEL_FAILED):
+        try:
+            from trellis2_kernels.uv_raster import rasterize_planes_triton
+
+            return rasterize_planes_triton(*planes, height, width, eps)
+        except Exception:
+            if not auto:
+                raise
+            _KERNEL_FAILED = True
+            log.warning("Triton UV rasteriser failed; using the torch one", exc_info=True)
+    return _rasterize_planes_torch(*planes, height, width, eps)
+
+
+def face_planes(
+    uvs: torch.Tensor, faces: torch.Tensor, height: int, width: int, eps: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-face edge planes shared by the torch and Triton rasterisers.
+
+    Returns coef [F, 6] float32 (A1, B1, C1, A2, B2, C2: b_i = A_i dx + B_i dy + C_i with dx, dy
+    texel offsets from the bbox corner), lo [F, 2] int64 (bbox corner x, y), bw [F] int64 (bbox
+    width), count [F] int64 (bbox texels; 0 for empty or degenerate faces).
     """
     device = uvs.device
     faces = faces.to(torch.int64)
@@ -55,11 +98,24 @@ def rasterize_uv(
     c2 = ((x1 - x0) * (oy - y0) - (ox - x0) * (y1 - y0)) * inv
     coef = torch.stack([a1, b1, c1, a2, b2, c2], 1).to(torch.float32)  # [F, 6]
     count = torch.where(ok, bw * bh, 0)
+    return coef, lo, bw, count
+
+
+def _rasterize_planes_torch(
+    coef: torch.Tensor,
+    lo: torch.Tensor,
+    bw: torch.Tensor,
+    count: torch.Tensor,
+    height: int,
+    width: int,
+    eps: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    device = coef.device
     face_id = torch.full((height * width,), -1, dtype=torch.int64, device=device)
     bary = torch.zeros((height * width, 3), dtype=torch.float32, device=device)
     csum = torch.cumsum(count, 0)
     start = 0
-    n = faces.shape[0]
+    n = coef.shape[0]
     while start < n:
         base = int(csum[start - 1]) if start > 0 else 0
         stop = int(torch.searchsorted(csum, torch.tensor(base + CHUNK_CANDIDATES, device=device)))
