@@ -79,7 +79,7 @@ def rasterize_planes_triton(
     height: int,
     width: int,
     eps: float = 1e-5,
-    block: int = 64,
+    block: int = 128,
     fp_fusion: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rasterise prepared face planes (see module doc) -> face_id [H, W] int64, bary [H, W, 3].
