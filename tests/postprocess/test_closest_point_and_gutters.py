@@ -65,6 +65,22 @@ def test_closest_points_match_brute_force_on_near_surface_queries(dense_mesh):
     assert err.max() < 0.5 / RES
 
 
+def test_cell_and_query_slices_do_not_change_the_projection(dense_mesh, monkeypatch):
+    """The cell search and the projection run in slices to bound GPU memory; tiny slices
+    (including the far queries' wider search and KD-tree) give bit-identical results."""
+    from trellis2.postprocess import closest_point
+
+    v, f = dense_mesh
+    pts = near_surface_points(v, f, 3000, 0.4 / RES)
+    pts[:50] *= 1.3
+    whole = SurfaceProjector(v, f, cell_size=1.0 / RES).project(pts)
+    monkeypatch.setattr(closest_point, "CELL_CHUNK", 37)
+    monkeypatch.setattr(closest_point, "PROJECT_CHUNK", 101)
+    sliced = SurfaceProjector(v, f, cell_size=1.0 / RES).project(pts)
+    for a, b in zip(whole, sliced, strict=True):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.gpu
 def test_closest_points_on_cuda_equal_the_cpu_ones(dense_mesh):
     v, f = dense_mesh

@@ -228,6 +228,7 @@ def _fill_holes_torch(v: torch.Tensor, f: torch.Tensor, max_perimeter: float):
     nv = len(v)
     e, inv, counts = unique_edges_torch(f, nv)
     bnd = e[counts[inv] == 1]
+    del e, inv, counts  # [3F] tables: free them before the loop search
     if len(bnd) == 0:
         return v, f
     vlabel = components_torch(nv, bnd[:, 0], bnd[:, 1])
@@ -259,7 +260,9 @@ def _unify_torch(v: torch.Tensor, f: torch.Tensor, outward: bool) -> torch.Tenso
     lab = components_torch(
         2 * nf, torch.cat([a, a + nf]), torch.cat([b + nf * p, b + nf * (1 - p)])
     )
+    del pairs, same, a, b, p
     flip = lab[nf:] < lab[:nf]
+    del lab
     f = torch.where(flip[:, None], f.flip(1), f)
     if outward:
         n, comp = vertex_components_torch(f, len(v))

@@ -25,6 +25,10 @@ MAX_VALENCE = 12
 # Cells holding more vertices than this make the cell search too wide: use the KD-tree then.
 MAX_PER_CELL = 8
 CHUNK = 1 << 18
+# Distinct query cells whose candidate lists are built at once (bounds the cell search's memory).
+CELL_CHUNK = 1 << 16
+# Queries projected at once: [15, n, valence] float32 face data plus ~20 [n, valence] temporaries.
+PROJECT_CHUNK = 1 << 16
 
 
 def _tensor(x: object, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -42,6 +46,19 @@ def vertex_normals_torch(vertices: torch.Tensor, faces: torch.Tensor) -> torch.T
     ln = vn.norm(dim=1, keepdim=True)
     z = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=vertices.device)
     return torch.where(ln > 1e-20, vn / ln.clamp_min(1e-20), z).float()
+
+
+def _face_constants(tri: torch.Tensor) -> torch.Tensor:
+    """Triangles [n, 3, 3] float64 → [n, 15] float32: a, ab, ac, (d00, d01, d11) / det of the
+    Gram matrix, squared lengths of ab, bc, ca."""
+    a, ab, ac = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    d00, d01, d11 = (ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)
+    det = d00 * d11 - d01 * d01
+    inv = torch.where(det > 1e-30, 1.0 / det.clamp_min(1e-30), 0.0)
+    bc2 = ((ac - ab) ** 2).sum(1)
+    gram = torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)
+    edge2 = torch.stack([d00, bc2, d11], 1)  # squared lengths of ab, bc, ca
+    return torch.cat([a, ab, ac, gram, edge2], 1).float()
 
 
 class SurfaceProjector:
@@ -83,20 +100,17 @@ class SurfaceProjector:
         incident = torch.full((nv, k), -1, dtype=torch.int64, device=self.device)
         incident[sv[keep], rank[keep]] = sf[keep]
         self.incident = incident
-        # Per-face constants of the closest-point computation: a, ab, ac, Gram matrix inverse,
-        # squared edge lengths.
-        tri = v.double()[f]
-        a, ab, ac = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-        d00, d01, d11 = (ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)
-        det = d00 * d11 - d01 * d01
-        inv = torch.where(det > 1e-30, 1.0 / det.clamp_min(1e-30), 0.0)
-        bc2 = ((ac - ab) ** 2).sum(1)
-        gram = torch.stack([d00 * inv, d01 * inv, d11 * inv], 1)
-        edge2 = torch.stack([d00, bc2, d11], 1)  # squared lengths of ab, bc, ca
-        face = torch.cat([a, ab, ac, gram, edge2], 1)
-        self._face_t = face.float().T.contiguous()  # [15, F]
+        del flat_v, flat_f, sv, order, sf, start, rank, keep
+        # Per-face constants of the closest-point computation (float64, stored float32): a, ab,
+        # ac, Gram matrix inverse, squared edge lengths; in face slices (float64 temporaries
+        # of all faces at once are ~1 GiB at 3M faces).
+        self._face_t = torch.empty(15, len(f), dtype=torch.float32, device=self.device)
+        for s in range(0, len(f), PROJECT_CHUNK * 16):
+            self._face_t[:, s : s + PROJECT_CHUNK * 16] = _face_constants(
+                v.double()[f[s : s + PROJECT_CHUNK * 16]]
+            ).T
         if cell_size is None:
-            e = tri[:, 1] - tri[:, 0]
+            e = v[f[:, 1]].double() - v[f[:, 0]].double()
             cell_size = float(e.norm(dim=1).mean()) if len(f) else 1.0
         self.cell_size = max(float(cell_size), 1e-12)
         self._build_cells()
@@ -156,11 +170,35 @@ class SurfaceProjector:
 
     def _cell_search(self, q: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(nearest vertex [L], miss [L]) among the vertices of the cells within `radius` cells
-        of each query's cell; exact where not `miss` (nearest vertex within radius cells)."""
+        of each query's cell; exact where not `miss` (nearest vertex within radius cells).
+
+        The candidate table ([cells, (2r+1)^3 * per-cell slots] int64, sorted) is built for
+        CELL_CHUNK distinct query cells at a time (queries grouped by cell): built at once it
+        is several GiB for a million texels."""
         cell = torch.floor(q.double() / self.cell_size).to(torch.int64) - self.lo
         inside = ((cell >= 0) & (cell < self.dims)).all(1)
         keys = torch.where(inside, self._key(cell.clamp_min(0)), -1)
+        del cell, inside
         ukeys, inv = torch.unique(keys, return_inverse=True)
+        del keys
+        by_cell = torch.argsort(inv)
+        bounds = torch.searchsorted(
+            inv[by_cell],
+            torch.arange(0, len(ukeys) + CELL_CHUNK, CELL_CHUNK, device=self.device),
+        ).tolist()
+        out = torch.zeros(len(q), dtype=torch.int64, device=self.device)
+        miss = torch.ones(len(q), dtype=torch.bool, device=self.device)
+        for i, c0 in enumerate(range(0, len(ukeys), CELL_CHUNK)):
+            cand = self._cell_candidates(ukeys[c0 : c0 + CELL_CHUNK], radius)
+            if cand.shape[1] == 0:
+                continue
+            self._nearest_among(
+                q, cand, inv, c0, by_cell[bounds[i] : bounds[i + 1]], radius, out, miss
+            )
+        return out, miss
+
+    def _cell_candidates(self, ukeys: torch.Tensor, radius: int) -> torch.Tensor:
+        """Vertex ids [U, C] (-1 padded, valid first) in the cells around each key's cell."""
         d1, d2 = int(self.dims[1]), int(self.dims[2])
         uc = torch.stack([ukeys // (d1 * d2), (ukeys // d2) % d1, ukeys % d2], 1)
         r = torch.arange(-radius, radius + 1, device=self.device)
@@ -175,27 +213,27 @@ class SurfaceProjector:
         # Valid candidates first in each row, then drop the columns no row needs (a surface
         # passes through about a third of the cells around it).
         cand = torch.sort(cand, dim=1, descending=True).values
-        cand = cand[:, : int((cand >= 0).sum(1).max()) if cand.numel() else 0]
-        out = torch.zeros(len(q), dtype=torch.int64, device=self.device)
-        miss = torch.ones(len(q), dtype=torch.bool, device=self.device)
-        if cand.shape[1] == 0:
-            return out, miss
+        return cand[:, : int((cand >= 0).sum(1).max()) if cand.numel() else 0]
+
+    def _nearest_among(self, q, cand, inv, c0, queries, radius, out, miss) -> None:
+        """For the queries (ids into q) whose cell rows are in cand (row = inv - c0): write the
+        nearest candidate into out and whether it is farther than `radius` cells into miss."""
         vx, vy, vz = self._vt[0], self._vt[1], self._vt[2]
         limit = (radius * self.cell_size) ** 2
         step = max(1, CHUNK * 16 // cand.shape[1])
-        for s in range(0, len(q), step):
-            c = cand[inv[s : s + step]]  # [l, C]
+        for s in range(0, len(queries), step):
+            qi = queries[s : s + step]
+            c = cand[inv[qi] - c0]  # [l, C]
             cc = c.clamp_min(0)
-            p = q[s : s + step]
+            p = q[qi]
             # Component-wise: reductions over a trailing dimension of 3 are slow on CPU.
             d = (vx[cc] - p[:, 0:1]) ** 2 + (vy[cc] - p[:, 1:2]) ** 2 + (vz[cc] - p[:, 2:3]) ** 2
             d = torch.where(c >= 0, d, torch.inf)
             best, arg = d.min(1)
-            out[s : s + step] = c.gather(1, arg[:, None]).squeeze(1)
+            out[qi] = c.gather(1, arg[:, None]).squeeze(1)
             # Exact only when the nearest vertex is within `radius` cells (else a further cell
             # could hold a nearer one).
-            miss[s : s + step] = ~(best <= limit)
-        return out, miss
+            miss[qi] = ~(best <= limit)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -211,9 +249,10 @@ class SurfaceProjector:
         out_p = torch.empty((len(q_all), 3), device=self.device)
         out_f = torch.empty(len(q_all), dtype=torch.int64, device=self.device)
         out_b = torch.empty((len(q_all), 3), device=self.device)
-        for s in range(0, len(q_all), CHUNK):
-            p, f, b = self._project(q_all[s : s + CHUNK], nn_all[s : s + CHUNK])
-            out_p[s : s + CHUNK], out_f[s : s + CHUNK], out_b[s : s + CHUNK] = p, f, b
+        n = PROJECT_CHUNK
+        for s in range(0, len(q_all), n):
+            p, f, b = self._project(q_all[s : s + n], nn_all[s : s + n])
+            out_p[s : s + n], out_f[s : s + n], out_b[s : s + n] = p, f, b
         return out_p, out_f, out_b
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

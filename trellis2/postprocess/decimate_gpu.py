@@ -33,6 +33,11 @@ from dataclasses import dataclass, field
 import torch
 
 _BIG = torch.iinfo(torch.int64).max
+# Work per-edge / per-candidate tables in slices of this many rows: the quadric sums are
+# [E, 16] float64 and a candidate's star [~6 faces, 3, 3] float64 twice, several GiB at 3M
+# faces if built at once. Every slice is independent, so results do not depend on it.
+EDGE_CHUNK = 1 << 20
+CAND_CHUNK = 1 << 18
 
 
 @dataclass
@@ -94,7 +99,6 @@ def _add_quadrics(
     Deterministic on every device: each vertex's occurrences are ranked and the additions run
     slot by slot (rank 0 of every vertex, then rank 1, ...), so no two float atomics ever hit
     the same row at once and the summation order is fixed. One launch per slot (max valence)."""
-    outer = (w[:, None, None] * planes[:, :, None] * planes[:, None, :]).reshape(-1, 16)
     k = verts.shape[1]
     flat = verts.reshape(-1)
     order = torch.argsort(flat, stable=True)
@@ -104,7 +108,11 @@ def _add_quadrics(
     start = 0
     for count in torch.bincount(rank).tolist():
         sl = occ[start : start + count]
-        q.index_add_(0, flat[sl], outer[sl // k])
+        # The slot's outer products only (an [N, 16] table of all of them is 0.4 GiB at 3M).
+        r = sl // k
+        pl = planes[r]
+        outer = (w[r][:, None, None] * pl[:, :, None] * pl[:, None, :]).reshape(-1, 16)
+        q.index_add_(0, flat[sl], outer)
         start += count
 
 
@@ -321,9 +329,15 @@ def simplify_torch(
         on_border[a[cnt == 1]] = True
         on_border[b[cnt == 1]] = True
         movable = ~pinned[a] & ~pinned[b] & ~(on_border[a] & on_border[b] & (cnt == 2))
-        pa, pb = pos[a], pos[b]
-        target, cost = collapse_targets((q[a] + q[b]).view(-1, 4, 4), pa, pb)
-        cost = cost + opt.edge_length_weight * ((pb - pa) ** 2).sum(1) ** 2
+        del e, key
+        target = torch.empty(len(a), 3, dtype=pos.dtype, device=dev)
+        cost = torch.empty(len(a), dtype=pos.dtype, device=dev)
+        for s in range(0, len(a), EDGE_CHUNK):
+            sa_, sb_ = a[s : s + EDGE_CHUNK], b[s : s + EDGE_CHUNK]
+            pa, pb = pos[sa_], pos[sb_]
+            t_, c_ = collapse_targets((q[sa_] + q[sb_]).view(-1, 4, 4), pa, pb)
+            target[s : s + EDGE_CHUNK] = t_
+            cost[s : s + EDGE_CHUNK] = c_ + opt.edge_length_weight * ((pb - pa) ** 2).sum(1) ** 2
         cost = torch.where(movable, cost, torch.full_like(cost, float("inf")))
         order = torch.argsort(cost, stable=True)
         n_movable = int(movable.sum())
@@ -338,8 +352,14 @@ def simplify_torch(
         adj = torch.cat([b, a])[adj_order]
         vf_ptr, vf_order = _csr(faces.reshape(-1), nv)
         vf_face = vf_order // 3
-        valid = _link_ok(adj_ptr, adj, ca, cb, cnt[cand], nv)
-        valid &= _geometry_ok(vf_ptr, vf_face, faces, pos, ca, cb, ct, opt)
+        del adj_order, vf_order
+        valid = torch.empty(k, dtype=torch.bool, device=dev)
+        for s in range(0, k, CAND_CHUNK):
+            sl = slice(s, s + CAND_CHUNK)
+            valid[sl] = _link_ok(adj_ptr, adj, ca[sl], cb[sl], cnt[cand[sl]], nv) & _geometry_ok(
+                vf_ptr, vf_face, faces, pos, ca[sl], cb[sl], ct[sl], opt
+            )
+        del adj_ptr, adj, vf_ptr, vf_face
         sel, sa, sb, sr = _independent_set(faces, nv, cand, ca, cb, rank[cand], valid, opt)
         # Apply in rank order, stopping at the target (each collapse removes its edge's faces).
         by_rank = torch.argsort(sr)

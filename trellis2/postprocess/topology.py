@@ -149,7 +149,9 @@ def manifold_face_pairs_torch(
     """torch `manifold_face_pairs`: (pairs [P, 2], same_direction [P] bool)."""
     e, inv, counts = unique_edges_torch(faces, n_vertices)
     rows = torch.nonzero(counts[inv] == 2).squeeze(1)
+    del counts
     order = rows[torch.sort(inv[rows], stable=True).indices]
+    del inv, rows
     first, second = order[0::2], order[1::2]
     pairs = torch.stack([first // 3, second // 3], 1)
     return pairs, e[first, 0] == e[second, 0]
