@@ -17,6 +17,8 @@ import torch
 
 from trellis2.representations.o_voxel.flexible_dual_grid import VoxelHash
 
+# Cells whose corner indices are looked up at once (bounds the table build's memory).
+CORNER_CHUNK = 1 << 20
 _CORNERS = torch.tensor(
     [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], dtype=torch.int64
 )  # [8, 3]
@@ -37,6 +39,7 @@ class CellTable:
         vox = VoxelHash(coords, torch.tensor(dims))
         cells = (coords[:, None, :] - corners[None]).reshape(-1, 3)  # cells having this corner
         keys = vox.key(cells)
+        del cells
         if vox.dense is not None:  # dedupe by marking (much faster than sorting)
             mark = torch.zeros(vox.dense.numel(), dtype=torch.bool, device=coords.device)
             mark[keys] = True
@@ -49,7 +52,12 @@ class CellTable:
         cx = torch.div(keys, d1 * d2, rounding_mode="floor") - 1
         cell_coords = torch.stack([cx, cy, cz], 1)
         self.cells = VoxelHash(cell_coords, torch.tensor(dims))
-        self.corner_index = vox.lookup(cell_coords[:, None, :] + corners[None])  # [M, 8]
+        # [M, 8], looked up in row slices: the key temporaries of all M x 8 corners at once
+        # are ~1 GiB for 1.5M voxels (the export's peak on the GPU).
+        self.corner_index = torch.empty(len(cell_coords), 8, dtype=torch.int64, device=keys.device)
+        for s in range(0, len(cell_coords), CORNER_CHUNK):
+            part = cell_coords[s : s + CORNER_CHUNK, None, :] + corners[None]
+            self.corner_index[s : s + CORNER_CHUNK] = vox.lookup(part)
 
     def lookup(self, base: torch.Tensor) -> torch.Tensor:
         """base cell coords [L, 3] → corner indices [L, 8] (-1 where inactive / outside)."""
