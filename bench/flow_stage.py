@@ -22,7 +22,6 @@ graphs = + CUDA graphs (= perf.DEFAULT).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from dataclasses import replace
@@ -30,6 +29,7 @@ from functools import partial
 from typing import Any
 
 import torch
+from networks_gpu import shell_coords  # bench/ is on sys.path when run as a script
 
 from trellis2 import perf
 from trellis2.models import build_random, preset
@@ -49,16 +49,6 @@ SETS = {
     "batched": replace(perf.DEFAULT, cuda_graphs=False),
     "graphs": perf.DEFAULT,
 }
-
-
-def shell_coords(n_target: int, res: int, device: torch.device) -> torch.Tensor:
-    """int32 [N, 4] voxels of a spherical shell on a res^3 grid with about n_target voxels."""
-    r = torch.arange(res, device=device, dtype=torch.float32) + 0.5 - res / 2
-    d = torch.sqrt(r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2)
-    radius = 0.4 * res
-    thick = max(0.5, n_target / (4 * math.pi * radius**2) / 2)
-    xyz = ((d - radius).abs() < thick).nonzero().to(torch.int32)
-    return torch.cat([torch.zeros(len(xyz), 1, dtype=torch.int32, device=device), xyz], dim=1)
 
 
 class Counting(torch.nn.Module):

@@ -62,7 +62,7 @@ class Sizes:
     cond_channels: int = 1024
 
 
-def _shell_coords(n_target: int, res: int, device: torch.device) -> torch.Tensor:
+def shell_coords(n_target: int, res: int, device: torch.device) -> torch.Tensor:
     """int32 [N, 4] voxels of a spherical shell on a res^3 grid with about n_target voxels."""
     r = torch.arange(res, device=device, dtype=torch.float32) + 0.5 - res / 2
     d = torch.sqrt(r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2)
@@ -208,7 +208,7 @@ class Bench:
         s = self.sizes
 
         def inputs():
-            coords = _shell_coords(tokens, grid, self.device)
+            coords = shell_coords(tokens, grid, self.device)
             x = SparseTensor(self.randn(len(coords), 32), coords)
             cc = x.replace(self.randn(len(coords), 32)) if concat else None
             return (
@@ -239,7 +239,7 @@ class Bench:
         grid = 64 if not self.tiny else 8
 
         def inputs():
-            coords = _shell_coords(self.sizes.latent_tokens, grid, self.device)
+            coords = shell_coords(self.sizes.latent_tokens, grid, self.device)
             return (SparseTensor(self.randn(len(coords), 32), coords),)
 
         def call(m, x, teacher=None):
@@ -264,7 +264,7 @@ class Bench:
         grid = 64 if not self.tiny else 8
 
         def inputs():
-            coords = _shell_coords(self.sizes.latent_tokens, grid, self.device)
+            coords = shell_coords(self.sizes.latent_tokens, grid, self.device)
             return (SparseTensor(self.randn(len(coords), 32), coords),)
 
         def call(m, x, teacher=None):
