@@ -223,16 +223,16 @@ async def test_many_concurrent_watchers_each_get_every_event_once(tmp_path: Path
 def test_workers_keep_compiled_kernels_and_autotuning_under_the_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trellis2_server.workers.process import use_persistent_kernel_cache
+    from trellis2_server.workers.process import configure_gpu_runtime
 
     monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
     monkeypatch.delenv("TRITON_CACHE_AUTOTUNING", raising=False)
     monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
-    use_persistent_kernel_cache(tmp_path / "data")
+    configure_gpu_runtime(tmp_path / "data")
     assert os.environ["TRITON_CACHE_DIR"] == str(tmp_path / "data" / "triton-cache")
     assert os.environ["TRITON_CACHE_AUTOTUNING"] == "1"
     assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
     # An operator's own setting wins.
     monkeypatch.setenv("TRITON_CACHE_DIR", "/srv/cache")
-    use_persistent_kernel_cache(tmp_path / "data")
+    configure_gpu_runtime(tmp_path / "data")
     assert os.environ["TRITON_CACHE_DIR"] == "/srv/cache"

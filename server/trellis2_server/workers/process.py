@@ -36,7 +36,7 @@ _PROGRESS_INTERVAL_S = 0.05
 _INVALID_ARGUMENT, _RESOURCE_EXHAUSTED, _INTERNAL = 3, 8, 13
 
 
-def use_persistent_kernel_cache(data_dir: Path) -> None:
+def configure_gpu_runtime(data_dir: Path) -> None:
     """Keep Triton's compiled kernels and autotuning results under the data dir (and set the
     CUDA allocator's growable segments; both before torch initialises CUDA).
 
@@ -74,7 +74,7 @@ def worker_main(
         format=f"%(asctime)s {name} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    use_persistent_kernel_cache(Path(artifacts_dir).parent)
+    configure_gpu_runtime(Path(artifacts_dir).parent)
     from trellis2_server.artifacts.store import ArtifactStore
 
     try:
