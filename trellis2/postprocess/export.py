@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """O-Voxel mesh + attribute voxels → textured, clean, decimated asset (reference §13, MIT only).
 
-Steps (each timed in `ExportReport.timings`): fill holes on the dense mesh → decimate (3x target,
-clean, target, clean) → orient faces outward → UV unwrap (bounded) → vertex normals → texture bake
+Steps (each timed in `ExportReport.timings`): the geometry half (trellis2.postprocess.
+export_geometry: fill holes on the dense mesh → decimate (3x target, clean, target, clean) →
+orient faces outward → UV unwrap (bounded) → vertex normals), then the texture half: bake
 (own UV rasteriser, texels snapped to the dense surface, sparse trilinear sampling) → normal map →
 ambient occlusion → gutter fill (TELEA inpainting near charts, nearest texel beyond) → alpha mode
 from data → writer (textures encoded in parallel threads).
@@ -13,9 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,9 +29,16 @@ from trellis2.postprocess.bake import (
     nearest_covered,
     scatter_plane,
 )
-from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
-from trellis2.postprocess.closest_point import SurfaceProjector
-from trellis2.postprocess.decimate import simplify
+from trellis2.postprocess.export_geometry import (
+    EXPORT_STEPS,
+    ExportReport,
+    PreparedGeometry,
+    StepCallback,
+    StepTimer,
+    has_open_edges,
+    prepare_geometry,
+    synchronize,
+)
 from trellis2.postprocess.normal_map import (
     bake_normal_map,
     dense_normal_field,
@@ -39,8 +46,18 @@ from trellis2.postprocess.normal_map import (
 )
 from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
-from trellis2.postprocess.topology import unique_edges, unique_edges_torch, vertex_normals
-from trellis2.postprocess.uv import uv_unwrap
+
+__all__ = [
+    "EXPORT_STEPS",
+    "PBR_ATTR_LAYOUT",
+    "ExportReport",
+    "PreparedGeometry",
+    "export_asset",
+    "has_open_edges",
+    "prepare_geometry",
+    "process_mesh",
+    "to_glb",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,33 +68,6 @@ PBR_ATTR_LAYOUT = {
     "alpha": slice(5, 6),
 }
 
-StepCallback = Callable[[str, int, int], None]
-EXPORT_STEPS = ("clean", "decimate", "uv_unwrap", "bake", "write")
-
-
-@dataclass
-class ExportReport:
-    timings: dict[str, float] = field(default_factory=dict)
-    dense_faces: int = 0
-    uv_method: str = ""
-
-
-def has_open_edges(faces: np.ndarray | torch.Tensor, n_vertices: int) -> bool:
-    """True when some edge is used by a single face (the surface is not closed)."""
-    if len(faces) == 0:
-        return False
-    if isinstance(faces, torch.Tensor):
-        _, _, counts = unique_edges_torch(faces, n_vertices)
-    else:
-        _, _, counts = unique_edges(faces, n_vertices)
-    return bool((counts == 1).any())
-
-
-def _np(x: object, dtype: type) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=dtype)
-
 
 def _layout(attr_layout: Mapping[str, object]) -> dict[str, slice]:
     out = {}
@@ -85,11 +75,6 @@ def _layout(attr_layout: Mapping[str, object]) -> dict[str, slice]:
         v = attr_layout[k]
         out[k] = v if isinstance(v, slice) else slice(int(v[0]), int(v[1]))  # type: ignore[index]
     return out
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def process_mesh(
@@ -112,6 +97,7 @@ def process_mesh(
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
     torch_mesh: bool | None = None,
+    geometry: PreparedGeometry | None = None,
 ) -> TexturedMesh:
     """Run the export path; inputs as for `to_glb`. Returns a TexturedMesh (Z-up frame).
 
@@ -125,99 +111,87 @@ def process_mesh(
     ambient_occlusion: bake AO from the voxels (see trellis2.postprocess.occlusion) into the R
     channel of the metallic-roughness texture, referenced as the occlusion texture (ORM).
     torch_mesh: run clean-up and decimation as torch on `device` (None = on CUDA only; True on
-    the CPU exercises the GPU code path, slower than numpy there)."""
+    the CPU exercises the GPU code path, slower than numpy there).
+    geometry: the result of `prepare_geometry` for these vertices/faces and settings (made
+    ahead, e.g. while the texture stages ran); then only the texture half runs here."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     if device is None:
         device = attr_volume.device if isinstance(attr_volume, torch.Tensor) else "cpu"
     dev = torch.device(device)
-    gpu = dev.type == "cuda" if torch_mesh is None else torch_mesh
-    _synchronize(dev)
-    t = time.perf_counter()
+    if geometry is None:
+        geometry = prepare_geometry(
+            vertices,
+            faces,
+            aabb,
+            voxel_size=voxel_size,
+            grid_size=grid_size,
+            decimation_target=decimation_target,
+            texture_size=texture_size,
+            uv_method=uv_method,
+            uv_time_limit_s=uv_time_limit_s,
+            snap_to_dense=snap_to_dense,
+            device=dev,
+            torch_mesh=torch_mesh,
+            on_step=on_step,
+            report=rep,
+        )
+    elif (geometry.decimation_target, geometry.texture_size, geometry.device) != (
+        decimation_target,
+        texture_size,
+        dev,
+    ):
+        raise ValueError(
+            "the prepared geometry was made for other export settings: "
+            f"{(geometry.decimation_target, geometry.texture_size, str(geometry.device))} vs "
+            f"{(decimation_target, texture_size, str(dev))}; prepare it again"
+        )
+    return _bake_textures(
+        geometry, attr_volume, coords, attr_layout, normal_map, ambient_occlusion, step, rep
+    )
 
-    def lap(name: str) -> None:
-        nonlocal t
-        _synchronize(dev)
-        now = time.perf_counter()
-        rep.timings[name] = rep.timings.get(name, 0.0) + now - t
-        t = now
 
-    box = _np(aabb, np.float32).reshape(2, 3)
-    extent = box[1] - box[0]
-    if voxel_size is not None:
-        vs = float(np.asarray(voxel_size, dtype=np.float64).reshape(-1)[0])
-    elif grid_size is not None:
-        vs = float(extent.max() / np.asarray(grid_size, dtype=np.float64).reshape(-1).max())
-    else:
-        raise ValueError("pass voxel_size or grid_size to to_glb (e.g. grid_size=resolution)")
-    if gpu:  # mesh work as tensors on the device (cleanup/decimate dispatch on the type)
-        v: object = torch.as_tensor(vertices).to(dev, torch.float32)
-        f: object = torch.as_tensor(faces).to(dev, torch.int64)
-    else:
-        v, f = _np(vertices, np.float32), _np(faces, np.int64)
+def _bake_textures(
+    geo: PreparedGeometry,
+    attr_volume: object,
+    coords: object,
+    attr_layout: Mapping[str, object],
+    normal_map: bool,
+    ambient_occlusion: bool,
+    step: StepCallback,
+    rep: ExportReport,
+) -> TexturedMesh:
+    """The texture half: bake → normal map → occlusion → gutter fill, on `geo.device`."""
+    dev, box, vs = geo.device, geo.box, geo.voxel_size
+    timer = StepTimer(rep, dev)
     c = torch.as_tensor(coords).to(dev, torch.int64)
     if c.shape[1] == 4:  # (batch, x, y, z) → (x, y, z)
         c = c[:, 1:]
     feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
     layout = _layout(attr_layout)
-
-    step("clean", 0, len(EXPORT_STEPS))
-    rep.dense_faces = len(f)
-    v, f = fill_holes(v, f, 3e-2)
-    v, f = unify_face_orientations(v, f)
-    dense_v, dense_f = v, f
-    lap("clean")
-    step("decimate", 1, len(EXPORT_STEPS))
-    if len(f) > 3 * decimation_target:
-        v, f = simplify(v, f, 3 * decimation_target)
-    v, f = clean_mesh(v, f)
-    # The decimator may overshoot by a few faces and hole filling adds some: aim lower until
-    # the target is a hard limit.
-    goal = decimation_target
-    for _ in range(4):
-        v, f = simplify(v, f, goal)
-        v, f = clean_mesh(v, f)
-        if len(f) <= decimation_target:
-            break
-        goal = max(goal - (len(f) - decimation_target) - 4, 1)
-    v, f = unify_face_orientations(v, f)
-    v_np, f_np = _np(v, np.float32), _np(f, np.int64)
-    lap("decimate")
-    step("uv_unwrap", 2, len(EXPORT_STEPS))
-    uvm = uv_unwrap(
-        v_np, f_np, method=uv_method, texture_size=texture_size, time_limit_s=uv_time_limit_s
-    )
-    rep.uv_method = uvm.method
-    normals = vertex_normals(v_np, f_np)[uvm.vmap]
-    uv_v = torch.from_numpy(uvm.vertices).to(dev)
-    uv_f = torch.from_numpy(uvm.faces).to(dev)
-    uv_uv = torch.from_numpy(uvm.uvs).to(dev)
-    uv_n = torch.from_numpy(normals).to(dev)
-    lap("uv_unwrap")
     step("bake", 3, len(EXPORT_STEPS))
-    # Only real decimation loses detail (clean-up alone removes a handful of faces).
-    decimated = len(dense_f) > decimation_target
     snap = None
     snapped: dict[str, torch.Tensor] = {}
     snap_s: list[float] = []
-    projector = None
-    if decimated and (snap_to_dense or snap_to_dense is None):
-        projector = SurfaceProjector(dense_v, dense_f, cell_size=vs, device=dev)
+    projector = geo.projector
+    if projector is not None:
 
         def snap(pos: torch.Tensor) -> torch.Tensor:
-            _synchronize(dev)
+            synchronize(dev)
             t0 = time.perf_counter()
             p, snapped["face"], snapped["bary"] = projector.project_torch(pos)
-            _synchronize(dev)
+            synchronize(dev)
             snap_s.append(time.perf_counter() - t0)
             return p
 
+    uv_v, uv_f, uv_uv, uv_n = geo.uv_v, geo.uv_f, geo.uv_uv, geo.uv_n
+    texture_size = geo.texture_size
     maps = bake_attributes(
         uv_v, uv_f, uv_uv, texture_size, c, feats, layout, box[0], vs, snap=snap, device=dev
     )
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
-    lap("bake")
-    if snap_s:  # report the closest-point queries on their own (the projector build stays)
+    timer.lap("bake")
+    if snap_s:  # report the closest-point queries on their own
         rep.timings["bake"] -= snap_s[0]
         rep.timings["bake.snap"] = snap_s[0]
     # The gutter fill is CPU work (cv2): fill the PBR maps in a background thread while the
@@ -231,34 +205,36 @@ def process_mesh(
     }
     pbr_filled = background.submit(fill_gutters, pbr_planes, maps.mask, nearest=nearest)
     background.shutdown(wait=False)
-    lap("gutter_fill")
+    timer.lap("gutter_fill")
     planes: dict[str, tuple[np.ndarray, int]] = {}
-    if normal_map and decimated:
+    if normal_map and geo.decimated:
         step("normal_map", 3, len(EXPORT_STEPS))
         if projector is not None:  # exact: the dense normals at the snapped points
             high = projector.normals_torch(snapped["face"], snapped["bary"])
         else:
-            dv = torch.as_tensor(dense_v).to(dev, torch.float32)
-            df = torch.as_tensor(dense_f).to(dev, torch.int64)
+            dv = torch.as_tensor(geo.dense_v).to(dev, torch.float32)
+            df = torch.as_tensor(geo.dense_f).to(dev, torch.int64)
             field = dense_normal_field(dv, df, box[0], vs)
             high = field_normals_at(field, maps.texel_pos, box[0], vs)
         enc = bake_normal_map(uv_v, uv_n, uv_uv, uv_f, maps.texel_face, maps.texel_bary, high)
         planes["normal"] = (scatter_plane(enc, maps.mask), 1)
-        lap("normal_map")
+        timer.lap("normal_map")
     if ambient_occlusion:
+        extent = box[1] - box[0]
         ao = vertex_ambient_occlusion(uv_v, uv_n, c, box[0], vs, round(float(extent.max()) / vs))
         occ = bake_occlusion(ao, uv_f, maps.texel_face, maps.texel_bary)
         planes["occlusion"] = (scatter_plane(occ, maps.mask), 1)
-        lap("occlusion")
+        timer.lap("occlusion")
     filled = fill_gutters(planes, maps.mask, nearest=nearest) if planes else {}
     filled.update(pbr_filled.result())
-    lap("gutter_fill")
+    timer.lap("gutter_fill")
     mra = filled["mra"]
+    uvm = geo.uv
     return TexturedMesh(
         vertices=uvm.vertices,
         faces=uvm.faces,
         uvs=uvm.uvs,
-        normals=normals,
+        normals=geo.normals,
         base_color=filled["base_color"],
         metallic=mra[..., 0:1],
         roughness=mra[..., 1:2],
@@ -266,8 +242,7 @@ def process_mesh(
         normal_map=filled.get("normal"),
         occlusion=filled.get("occlusion"),
         alpha_mode=alpha_mode,
-        # Closed shells are oriented outward and can be culled; open sheets must show both sides.
-        double_sided=has_open_edges(f, len(v_np)),
+        double_sided=geo.double_sided,
     )
 
 
@@ -343,9 +318,12 @@ def export_asset(
     name: str = "asset",
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
+    geometry: PreparedGeometry | None = None,
 ) -> GeneratedAsset:
     """What backends call: the export path driven by `ExportSettings`, returning the files and
-    their statistics. `extras` (provenance) lands in the glTF asset's `extras`."""
+    their statistics. `extras` (provenance) lands in the glTF asset's `extras`. `geometry`:
+    the geometry half made ahead (`prepare_geometry` with the same settings), see
+    `process_mesh`."""
     rep = report if report is not None else ExportReport()
     mesh = process_mesh(
         vertices,
@@ -361,6 +339,7 @@ def export_asset(
         normal_map=settings.normal_map,
         on_step=on_step,
         report=rep,
+        geometry=geometry,
     )
     if on_step:
         on_step("write", 4, len(EXPORT_STEPS))

@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: MIT
+"""The geometry half of the export: everything that needs only the decoded mesh.
+
+Hole filling, orientation, decimation, clean-up, UV unwrap, vertex normals and the dense
+surface's closest-point index do not read the attribute voxels, so a backend can run them
+while the texture stages are still sampling (trellis2.generation.export_prefetch) and hand the
+result to `process_mesh(..., geometry=...)`. `process_mesh` without it runs this first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
+from trellis2.postprocess.closest_point import SurfaceProjector
+from trellis2.postprocess.decimate import simplify
+from trellis2.postprocess.topology import unique_edges, unique_edges_torch, vertex_normals
+from trellis2.postprocess.uv import UVMesh, uv_unwrap
+
+StepCallback = Callable[[str, int, int], None]
+EXPORT_STEPS = ("clean", "decimate", "uv_unwrap", "bake", "write")
+
+
+@dataclass
+class ExportReport:
+    timings: dict[str, float] = field(default_factory=dict)
+    dense_faces: int = 0
+    uv_method: str = ""
+
+
+@dataclass
+class PreparedGeometry:
+    """Output of `prepare_geometry`; the frame is the aabb's (Z-up).
+
+    dense_v/dense_f: the hole-filled, outward-oriented full-resolution mesh (torch on the
+    export device, or numpy on the CPU path); uv: the decimated mesh split at UV seams;
+    uv_v/uv_f/uv_uv/uv_n: the same as tensors on `device` (float32 [V, 3], int64 [F, 3],
+    float32 [V, 2], float32 [V, 3]); projector: closest-point index of the dense mesh (only
+    when texels are snapped). The last fields record the settings it was made for, so
+    `process_mesh` can refuse a mismatch."""
+
+    box: np.ndarray  # [2, 3] float32 aabb
+    voxel_size: float
+    device: torch.device
+    dense_v: object
+    dense_f: object
+    uv: UVMesh
+    normals: np.ndarray  # [V, 3] float32, per UV-split vertex
+    uv_v: torch.Tensor
+    uv_f: torch.Tensor
+    uv_uv: torch.Tensor
+    uv_n: torch.Tensor
+    decimated: bool
+    double_sided: bool
+    projector: SurfaceProjector | None
+    decimation_target: int
+    texture_size: int
+
+
+def has_open_edges(faces: np.ndarray | torch.Tensor, n_vertices: int) -> bool:
+    """True when some edge is used by a single face (the surface is not closed)."""
+    if len(faces) == 0:
+        return False
+    if isinstance(faces, torch.Tensor):
+        _, _, counts = unique_edges_torch(faces, n_vertices)
+    else:
+        _, _, counts = unique_edges(faces, n_vertices)
+    return bool((counts == 1).any())
+
+
+def as_numpy(x: object, dtype: type) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for this thread's current stream only, so timing a step on a side stream does not
+    wait for (or stall) work other threads queued on other streams."""
+    if device.type == "cuda":
+        torch.cuda.current_stream(device).synchronize()
+
+
+class StepTimer:
+    """Adds the wall time since the previous lap to `report.timings[name]` (stream synced)."""
+
+    def __init__(self, report: ExportReport, device: torch.device) -> None:
+        self.report, self.device = report, device
+        synchronize(device)
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        synchronize(self.device)
+        now = time.perf_counter()
+        self.report.timings[name] = self.report.timings.get(name, 0.0) + now - self.t
+        self.t = now
+
+
+def voxel_size_of(box: np.ndarray, voxel_size: object | None, grid_size: object | None) -> float:
+    if voxel_size is not None:
+        return float(np.asarray(voxel_size, dtype=np.float64).reshape(-1)[0])
+    if grid_size is not None:
+        extent = box[1] - box[0]
+        return float(extent.max() / np.asarray(grid_size, dtype=np.float64).reshape(-1).max())
+    raise ValueError("pass voxel_size or grid_size to to_glb (e.g. grid_size=resolution)")
+
+
+def prepare_geometry(
+    vertices: object,
+    faces: object,
+    aabb: object,
+    voxel_size: object | None = None,
+    grid_size: object | None = None,
+    decimation_target: int = 1_000_000,
+    texture_size: int = 2048,
+    uv_method: str = "auto",
+    uv_time_limit_s: float = 10.0,
+    snap_to_dense: bool | None = None,
+    device: torch.device | str = "cpu",
+    torch_mesh: bool | None = None,
+    on_step: StepCallback | None = None,
+    report: ExportReport | None = None,
+) -> PreparedGeometry:
+    """Fill holes → orient → decimate (3x target, clean, target, clean) → orient → UV unwrap
+    → vertex normals → closest-point index of the dense mesh. Arguments as `process_mesh`."""
+    rep = report if report is not None else ExportReport()
+    step = on_step or (lambda name, i, n: None)
+    dev = torch.device(device)
+    gpu = dev.type == "cuda" if torch_mesh is None else torch_mesh
+    timer = StepTimer(rep, dev)
+    box = as_numpy(aabb, np.float32).reshape(2, 3)
+    vs = voxel_size_of(box, voxel_size, grid_size)
+    if gpu:  # mesh work as tensors on the device (cleanup/decimate dispatch on the type)
+        v: object = torch.as_tensor(vertices).to(dev, torch.float32)
+        f: object = torch.as_tensor(faces).to(dev, torch.int64)
+    else:
+        v, f = as_numpy(vertices, np.float32), as_numpy(faces, np.int64)
+
+    step("clean", 0, len(EXPORT_STEPS))
+    rep.dense_faces = len(f)
+    v, f = fill_holes(v, f, 3e-2)
+    v, f = unify_face_orientations(v, f)
+    dense_v, dense_f = v, f
+    timer.lap("clean")
+    step("decimate", 1, len(EXPORT_STEPS))
+    if len(f) > 3 * decimation_target:
+        v, f = simplify(v, f, 3 * decimation_target)
+    v, f = clean_mesh(v, f)
+    # The decimator may overshoot by a few faces and hole filling adds some: aim lower until
+    # the target is a hard limit.
+    goal = decimation_target
+    for _ in range(4):
+        v, f = simplify(v, f, goal)
+        v, f = clean_mesh(v, f)
+        if len(f) <= decimation_target:
+            break
+        goal = max(goal - (len(f) - decimation_target) - 4, 1)
+    v, f = unify_face_orientations(v, f)
+    v_np, f_np = as_numpy(v, np.float32), as_numpy(f, np.int64)
+    timer.lap("decimate")
+    step("uv_unwrap", 2, len(EXPORT_STEPS))
+    uvm = uv_unwrap(
+        v_np, f_np, method=uv_method, texture_size=texture_size, time_limit_s=uv_time_limit_s
+    )
+    rep.uv_method = uvm.method
+    normals = vertex_normals(v_np, f_np)[uvm.vmap]
+    timer.lap("uv_unwrap")
+    # Only real decimation loses detail (clean-up alone removes a handful of faces).
+    decimated = len(dense_f) > decimation_target
+    projector = None
+    if decimated and (snap_to_dense or snap_to_dense is None):
+        projector = SurfaceProjector(dense_v, dense_f, cell_size=vs, device=dev)
+        timer.lap("bake.index")
+    return PreparedGeometry(
+        box=box,
+        voxel_size=vs,
+        device=dev,
+        dense_v=dense_v,
+        dense_f=dense_f,
+        uv=uvm,
+        normals=normals,
+        uv_v=torch.from_numpy(uvm.vertices).to(dev),
+        uv_f=torch.from_numpy(uvm.faces).to(dev),
+        uv_uv=torch.from_numpy(uvm.uvs).to(dev),
+        uv_n=torch.from_numpy(normals).to(dev),
+        decimated=decimated,
+        # Closed shells are oriented outward and can be culled; open sheets must show both sides.
+        double_sided=has_open_edges(f, len(v_np)),
+        projector=projector,
+        decimation_target=decimation_target,
+        texture_size=texture_size,
+    )
