@@ -32,10 +32,19 @@ class PerfOptions:
     # The official implementation's glue: fp32 LayerNorm/RMSNorm, RoPE by complex multiply,
     # a host read of the batch size and pageable host->device offset copies per attention call.
     official_glue: bool = False
+    # Backends run the export's geometry half (trellis2.generation.export_prefetch) on a side
+    # stream while the texture flow and decoder run, instead of after them.
+    overlap_export: bool = True
 
 
 DEFAULT = PerfOptions()
-BASELINE = PerfOptions(fused_kernels=False, batch_cfg=False, cuda_graphs=False, official_glue=True)
+BASELINE = PerfOptions(
+    fused_kernels=False,
+    batch_cfg=False,
+    cuda_graphs=False,
+    official_glue=True,
+    overlap_export=False,
+)
 
 
 def _from_env() -> PerfOptions:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from trellis2 import perf
 from trellis2.generation.trellis2_backend import Trellis2Backend
 from trellis2.generation.types import ExportSettings, GenerationCanceled, GenerationParams
 from trellis2.pipelines import Trellis2ImageTo3DPipeline, from_pretrained
@@ -159,6 +161,63 @@ def test_backend_streams_progress_and_previews_and_exports_a_valid_glb(
     glb.write_bytes(asset.files[0].data)
     for path in [glb, *tmp_path.glob("preview_*.glb")]:
         assert problems(validate(path)) == [], path.name
+
+
+def test_backend_export_overlapped_with_the_texture_stages_equals_the_sequential_one(
+    pipe: Trellis2ImageTo3DPipeline, rgba_image: Image.Image
+) -> None:
+    """The geometry half runs in a worker thread while the texture flow samples (CPU here, a
+    side CUDA stream on a GPU); the file must be byte-identical to the one-after-another run."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, str]] = []
+
+        def progress(self, stage: str, step: int, total: int, fraction: float) -> None:
+            self.events.append(("progress", stage))
+
+        def preview(self, kind: str, glb: bytes, thumbnail_png: bytes | None) -> None:
+            self.events.append(("preview", kind))
+
+    params = GenerationParams(
+        pipeline_type="512",
+        seed=3,
+        sparse_structure_sampler=FEW_STEPS,
+        shape_slat_sampler=FEW_STEPS,
+        tex_slat_sampler=FEW_STEPS,
+        export=ExportSettings(decimation_target=2000, texture_size=128),
+    )
+    backend = Trellis2Backend(pipeline=pipe, weights="tiny")
+    assert backend._overlap_export()
+    overlapped = Recording()
+    asset = backend.generate(rgba_image, params, overlapped)
+    sequential = Recording()
+    with perf.use(dataclasses.replace(perf.DEFAULT, overlap_export=False)):
+        assert not backend._overlap_export()
+        reference = backend.generate(rgba_image, params, sequential)
+    assert asset.files[0].data == reference.files[0].data
+    # The mesh preview still arrives, after the shape decoder and before the export.
+    for events in (overlapped.events, sequential.events):
+        kinds = [e for e in events if e[0] == "preview"]
+        assert kinds == [("preview", "voxels"), ("preview", "mesh")]
+        at = events.index(("preview", "mesh"))
+        assert ("progress", "decode_shape") in events[:at]
+        assert ("progress", "export") in events[at:]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_backend_keeps_weights_resident_when_they_fit_and_offloads_when_told(
+    tiny_ckpt: Path, device: str
+) -> None:
+    auto = Trellis2Backend(weights=str(tiny_ckpt), device=device)
+    assert auto.pipeline.low_vram is False  # a tiny checkpoint fits anywhere
+    params = [p for m in auto.pipeline.models.values() for p in m.parameters()]
+    assert {p.device.type for p in params} == {device}
+    forced = Trellis2Backend(weights=str(tiny_ckpt), device=device, low_vram=True)
+    assert forced.pipeline.low_vram is True
+    params = [p for m in forced.pipeline.models.values() for p in m.parameters()]
+    assert {p.device.type for p in params} == {"cpu"}
+    assert forced._overlap_export() is (device == "cpu")  # no side work while offloading
 
 
 def test_backend_lets_cancel_escape_at_a_step_boundary_and_parks_nothing(

@@ -6,6 +6,14 @@ TRELLIS2_WEIGHTS, else microsoft/TRELLIS.2-4B). `weights="random"` (or `random_w
 or TRELLIS2_RANDOM_WEIGHTS=1) builds the full-size networks with random weights: benchmarks
 only, every asset is flagged `random_weights` and a warning is logged per job.
 
+GPU memory: `low_vram=None` (auto) keeps every network resident on the GPU when the weights
+plus `RESIDENT_HEADROOM_BYTES` of working memory fit its free memory, else moves each network
+in for its stage (the official low-VRAM mode); True/False force one.
+
+Overlap: unless low-VRAM mode or `perf.current().overlap_export` is off, the export's geometry
+half and the mesh preview start on a side stream right after the shape decoder and run while
+the texture flow and decoder sample (trellis2.generation.export_prefetch).
+
 Progress: every sampler step of every stage, plus the non-iterative stages and the export
 steps, with a whole-job fraction from fixed stage weights. Previews: the sparse structure as
 voxel boxes, then the decoded untextured mesh (GLB + PNG thumbnail each).
@@ -22,6 +30,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from trellis2 import perf
+from trellis2.generation.export_prefetch import ExportPrefetch
 from trellis2.generation.types import (
     BackendDescription,
     GeneratedAsset,
@@ -33,6 +43,9 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = "microsoft/TRELLIS.2-4B"
 PIPELINE_TYPES = ("512", "1024", "1024_cascade", "1536_cascade")
+# Working memory a generation needs beyond the weights when they stay resident: the 1536
+# cascade's decoders and export (bench/RESULTS.md: 1024 peaks 14.6 GiB with 1024's networks).
+RESIDENT_HEADROOM_BYTES = 24 << 30
 
 # Relative cost of each stage for the whole-job fraction (sampling dominates; export is
 # CPU-heavy). Stages missing from a pipeline type are skipped.
@@ -91,6 +104,34 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
 
 
+def _weight_bytes(pipeline: Any) -> int:
+    modules = [*pipeline.models.values(), getattr(pipeline, "image_cond_model", None)]
+    total = 0
+    for m in modules:
+        if isinstance(m, torch.nn.Module) or hasattr(m, "model"):
+            mod = m if isinstance(m, torch.nn.Module) else m.model
+            if isinstance(mod, torch.nn.Module):
+                tensors = [*mod.parameters(), *mod.buffers()]
+                total += sum(t.numel() * t.element_size() for t in tensors)
+    return total
+
+
+def resident_fits(pipeline: Any, device: str) -> bool:
+    """Whether every network plus `RESIDENT_HEADROOM_BYTES` fits the device's free memory."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(dev)
+    need = _weight_bytes(pipeline) + RESIDENT_HEADROOM_BYTES
+    _LOGGER.info(
+        "GPU memory: weights + headroom %.1f GiB, free %.1f GiB → %s",
+        need / 2**30,
+        free / 2**30,
+        "resident" if need <= free else "low-VRAM mode",
+    )
+    return need <= free
+
+
 class Trellis2Backend:
     """Loads the pipeline once; `generate` runs one job (see the module docstring)."""
 
@@ -116,14 +157,19 @@ class Trellis2Backend:
         if pipeline is None:
             from trellis2.pipelines import Trellis2ImageTo3DPipeline
 
+            # Auto: load parked on the CPU, then decide from the weights' real size.
+            park = True if low_vram is None else low_vram
             if random_weights:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
-                    None, random_weights=True, device=device, low_vram=low_vram
+                    None, random_weights=True, device=device, low_vram=park
                 )
             else:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
-                    weights, rembg_model=rembg_model, low_vram=low_vram
-                ).to(device)
+                    weights, rembg_model=rembg_model, low_vram=park
+                )
+            if low_vram is None:
+                pipeline.low_vram = not resident_fits(pipeline, device)
+            pipeline.to(device)
         self.pipeline = pipeline
         self.random_weights = bool(getattr(pipeline, "random_weights", False))
 
@@ -137,32 +183,29 @@ class Trellis2Backend:
             device=str(self.device),
         )
 
-    def _preview_sender(self, reporter: ProgressReporter):
-        from trellis2.pipelines.previews import mesh_preview, voxel_preview
-
-        def send(kind: str, payload: Mapping[str, Any]) -> None:
-            if kind == "voxels":
-                coords = payload["coords"]
-                first = coords[coords[:, 0] == 0][:, 1:].cpu().numpy()
-                glb, png = voxel_preview(first, int(payload["resolution"]))
-                reporter.preview("voxels", glb, png)
-            elif kind == "mesh":
-                mesh = payload["meshes"][0]
-                out = mesh_preview(mesh.vertices.cpu().numpy(), mesh.faces.cpu().numpy())
-                if out is not None:
-                    reporter.preview("mesh", out[0], out[1])
-
-        return send
+    def _overlap_export(self) -> bool:
+        offloading = (
+            getattr(self.pipeline, "low_vram", False) and self.pipeline.device.type != "cpu"
+        )
+        return perf.current().overlap_export and not offloading
 
     def generate(
         self, image: Image.Image, params: GenerationParams, reporter: ProgressReporter
     ) -> GeneratedAsset:
         """One job: pipeline.run with the params' sampler overrides, then the export."""
-        from trellis2.postprocess import export_asset
-
         if self.random_weights:
             _LOGGER.warning("generating with RANDOM WEIGHTS: the asset is noise (benchmark mode)")
-        progress = JobProgress(reporter, params.pipeline_type)
+        job = _Job(reporter, params, self._overlap_export())
+        try:
+            return self._generate(image, params, job)
+        finally:
+            if job.prefetch is not None:
+                job.prefetch.close()
+
+    def _generate(self, image: Image.Image, params: GenerationParams, job: _Job) -> GeneratedAsset:
+        from trellis2.postprocess import export_asset
+
+        progress = job.progress
         meshes, (_, _, res) = self.pipeline.run(
             image,
             num_samples=1,
@@ -171,11 +214,15 @@ class Trellis2Backend:
             shape_slat_sampler_params=dict(params.shape_slat_sampler),
             tex_slat_sampler_params=dict(params.tex_slat_sampler),
             pipeline_type=params.pipeline_type,
-            progress=progress,
-            preview=self._preview_sender(reporter),
+            progress=job.report,
+            preview=job.preview,
             return_latent=True,
         )
         mesh = meshes[0]
+        geometry = None
+        if job.prefetch is not None:
+            geometry = job.prefetch.take(mesh)
+            job.send_previews()
         extras = {
             **dict(params.provenance),
             "generator": "TRELLIS.2 (trellis2 reimplementation)",
@@ -198,6 +245,57 @@ class Trellis2Backend:
             extras=extras,
             name=params.display_name,
             on_step=lambda stage, i, n: progress("export", i, n),
+            geometry=geometry,
         )
         progress("export", 1, 1)
         return dataclasses.replace(asset, random_weights=self.random_weights)
+
+
+class _Job:
+    """One generation's progress, previews and export prefetch, all reported from the caller's
+    thread (reporters need not be thread-safe)."""
+
+    def __init__(self, reporter: ProgressReporter, params: GenerationParams, overlap: bool) -> None:
+        self.reporter = reporter
+        self.params = params
+        self.overlap = overlap
+        self.progress = JobProgress(reporter, params.pipeline_type)
+        self.prefetch: ExportPrefetch | None = None
+
+    def send_previews(self) -> None:
+        if self.prefetch is not None:
+            for kind, glb, png in self.prefetch.pending_previews():
+                self.reporter.preview(kind, glb, png)
+
+    def report(self, stage: str, step: int, total: int) -> None:
+        self.send_previews()  # previews the prefetch made since the last step
+        self.progress(stage, step, total)
+
+    def preview(self, kind: str, payload: Mapping[str, Any]) -> None:
+        from trellis2.pipelines.previews import mesh_preview, voxel_preview
+
+        if kind == "voxels":
+            coords = payload["coords"]
+            first = coords[coords[:, 0] == 0][:, 1:].cpu().numpy()
+            glb, png = voxel_preview(first, int(payload["resolution"]))
+            self.reporter.preview("voxels", glb, png)
+        elif kind == "mesh":
+            mesh = payload["meshes"][0]
+            if self.overlap:
+                self.prefetch = ExportPrefetch(
+                    self.params.export,
+                    int(payload["resolution"]),
+                    mesh.vertices.device,
+                    make_preview=_mesh_preview,
+                )
+                self.prefetch.start(mesh)
+                return
+            out = mesh_preview(mesh.vertices.cpu().numpy(), mesh.faces.cpu().numpy())
+            if out is not None:
+                self.reporter.preview("mesh", out[0], out[1])
+
+
+def _mesh_preview(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[bytes, bytes] | None:
+    from trellis2.pipelines.previews import mesh_preview
+
+    return mesh_preview(vertices.cpu().numpy(), faces.cpu().numpy())
