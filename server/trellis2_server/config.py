@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 BackendChoice = Literal["auto", "preview", "trellis2"]
 _BACKENDS = ("auto", "preview", "trellis2")
+GpuMemoryChoice = Literal["auto", "resident", "low_vram"]
+_GPU_MEMORY = ("auto", "resident", "low_vram")
 _ENV_PREFIX = "TRELLIS2_"
 MIB = 1024 * 1024
 
@@ -46,6 +48,11 @@ class ServerConfig:
     random_weights: bool = False
     """trellis2 backend only: full-size networks with random weights, for benchmarks (the
     outputs are noise, and ServerInfo and every asset say so)."""
+
+    gpu_memory: GpuMemoryChoice = "auto"
+    """trellis2 backend only: `resident` keeps every network on the GPU (fastest), `low_vram`
+    moves each network in for its stage and out after (the official default, ~10 GB at 1024),
+    `auto` = resident when the weights plus a 1536 working set fit the GPU's free memory."""
 
     workers: int = 0
     """Worker processes; 0 = one per GPU, or 1 on a machine without GPUs."""
@@ -102,6 +109,8 @@ class ServerConfig:
         problems = []
         if self.backend not in _BACKENDS:
             problems.append(f"backend must be one of {', '.join(_BACKENDS)}")
+        if self.gpu_memory not in _GPU_MEMORY:
+            problems.append(f"gpu_memory must be one of {', '.join(_GPU_MEMORY)}")
         for name in ("grpc_port",):
             if not 0 <= getattr(self, name) <= 65535:
                 problems.append(f"{name} must be 0..65535")

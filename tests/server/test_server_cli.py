@@ -74,6 +74,8 @@ def test_flags_win_over_environment_and_defaults_fill_the_rest() -> None:
     assert config.grpc_port == 6000 and config.chunk_size == 65536
     assert config.max_queue_depth == 9 and config.data_dir == Path("/x")
     assert config.max_upload_bytes == 20 * 1024 * 1024 and config.http_port == 8080
+    assert config.gpu_memory == "auto"
+    assert parse_sequence(["--gpu-memory", "low_vram"]).gpu_memory == "low_vram"
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,7 @@ def test_flags_win_over_environment_and_defaults_fill_the_rest() -> None:
     [
         (["--chunk-size", str(8 * 1024 * 1024)], "chunk_size"),
         (["--backend", "gpu"], "backend"),
+        (["--gpu-memory", "lots"], "gpu_memory"),
         (["--max-queue-depth", "0"], "max_queue_depth"),
         (["--grpc-port", "notanumber"], "--grpc-port"),
     ],

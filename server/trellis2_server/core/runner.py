@@ -53,6 +53,7 @@ class JobRunner:
             backend_options={
                 "weights": str(config.weights_dir) if config.weights_dir else None,
                 "random_weights": config.random_weights,
+                "low_vram": {"auto": None, "resident": False, "low_vram": True}[config.gpu_memory],
             }
             if backend_name == "trellis2"
             else {},
