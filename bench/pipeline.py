@@ -13,8 +13,10 @@ CPU smoke test (what tests/bench/test_pipeline_bench.py runs): `python bench/pip
 
 Per pipeline type (--types, default 512,1024_cascade,1536_cascade) with the models built once:
 `cold` (first call: compilation, autotuning, graph capture), `opt` (warm, default perf switches,
-then the GLB export as its own stage), `base` (warm, `with perf.use(perf.BASELINE)`); then, after
-every type, `lowvram` for --low-vram-types (the pipeline's low_vram offload, default switches).
+then the GLB export as its own stage), `base` (warm, `with perf.use(perf.BASELINE)`), `seq` and
+`ovl` (warm; everything after the shape flow timed as one stage the way the backend runs it,
+without / with the export prefetch on a side stream: `run_tail`); then, after every type,
+`lowvram` for --low-vram-types (the pipeline's low_vram offload, default switches).
 Every pass re-seeds, so the passes share noise and structure; the parity lines compare `cold`,
 `base` and `lowvram` with `opt` (tolerances and their reasons: bench/pipeline_report.py).
 
@@ -61,10 +63,17 @@ def _n(x: Any) -> int:
 
 @torch.no_grad()
 def run_pass(
-    pipe: Any, surf: Surfaces, ptype: str, args: argparse.Namespace, rec: Recorder, export: bool
+    pipe: Any,
+    surf: Surfaces,
+    ptype: str,
+    args: argparse.Namespace,
+    rec: Recorder,
+    export: bool,
+    tail: str | None = None,
 ) -> dict[str, Any]:
     """One generation of `ptype` like `Trellis2ImageTo3DPipeline.run`, structure from `surf`.
-    Returns the tensors and counts the parity check compares."""
+    Returns the tensors and counts the parity check compares. `tail` ("seq" or "ovl"): time
+    everything after the shape flow as one stage, the way the backend runs it (see run_tail)."""
     from trellis2.pipelines.trellis2_image_to_3d import SS_RESOLUTION
 
     dev, m = pipe.device, pipe.models
@@ -133,6 +142,11 @@ def run_pass(
         tex_cond, tex_flow = cond, m[f"tex_slat_flow_model_{res}"]
     guides, final = guide_subs(shape.coords, res // 16, 4, surf.chain(res, res // 16))
     out["counts"].update(shape_tokens=_n(shape), surface_voxels_final=len(final))
+    if tail is not None:
+        tex_slat, counts = run_tail(pipe, shape, guides, res, tex_cond, tex_flow, params, rec, tail)
+        out["counts"].update(counts)
+        out.update(shape_slat=shape.feats.cpu(), tex_slat=tex_slat.cpu(), resolution=res)
+        return out
     dec = m["shape_slat_decoder"]
 
     def decode_shape() -> list[Any]:
@@ -171,6 +185,65 @@ def run_pass(
             traceback.print_exc()
             rec.rows.append({"stage": "export GLB", "seconds": 0.0, "count": repr(exc)[:300]})
     return out
+
+
+def run_tail(
+    pipe: Any,
+    shape: Any,
+    guides: Any,
+    res: int,
+    tex_cond: Any,
+    tex_flow: Any,
+    params: Any,
+    rec: Recorder,
+    mode: str,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Shape decoder → mesh preview → texture flow → texture decoder → assembly → GLB export
+    (default ExportSettings), timed as ONE stage with no device sync inside, as
+    `Trellis2Backend.generate` runs them: "seq" one after another (perf.overlap_export off),
+    "ovl" with the export's geometry half and the preview on a side stream (ExportPrefetch)
+    while the texture stages run. Returns the texture SLat feats and counts."""
+    from trellis2.generation.export_prefetch import ExportPrefetch
+    from trellis2.generation.trellis2_backend import _mesh_preview
+    from trellis2.generation.types import ExportSettings
+    from trellis2.postprocess import export_asset
+
+    settings = ExportSettings()
+    dec = pipe.models["shape_slat_decoder"]
+    info: dict[str, Any] = {}
+
+    def tail() -> Any:
+        dec.set_resolution(res)
+        with pipe._on_device(dec):
+            meshes, _ = dec(shape, return_subs=True, guide_subs=guides)
+        info["faces"] = len(meshes[0].faces)
+        prefetch = None
+        if mode == "ovl":
+            prefetch = ExportPrefetch(settings, res, meshes[0].vertices.device, _mesh_preview)
+            prefetch.start(meshes[0])
+        else:
+            _mesh_preview(meshes[0].vertices, meshes[0].faces)
+        try:
+            tex = pipe.sample_tex_slat(tex_cond, tex_flow, shape, params)
+            tex_vox = pipe.decode_tex_slat(tex, guides)
+            a = pipe._assemble(meshes, tex_vox, res)[0]
+            geometry = prefetch.take(a) if prefetch is not None else None
+            info["prefetch_used"] = geometry is not None
+            glb = export_asset(
+                a.vertices, a.faces, a.attrs, a.coords, [[-0.5] * 3, [0.5] * 3], settings,
+                grid_size=res, attr_layout=pipe.pbr_attr_layout, name="bench", geometry=geometry,
+            )  # fmt: skip
+        finally:
+            if prefetch is not None:
+                prefetch.close()
+        return tex, glb
+
+    tex, glb = rec(
+        f"tail {mode} (dec+tex+export)",
+        tail,
+        lambda r: f"{r[1].triangle_count} triangles, prefetch used: {info.get('prefetch_used')}",
+    )
+    return tex.feats, {"glb_triangles": int(glb.triangle_count), **info}
 
 
 def export_glb(pipe: Any, a: Any, res: int, rec: Recorder) -> int:
@@ -242,9 +315,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"    held at pass start above the weights: {held:.3f} GiB", flush=True)
         opts = perf.BASELINE if mode == "base" else perf.current()
         export = mode == "opt" and ptype in args.export_types
+        tail = mode if mode in ("seq", "ovl") else None
         try:
             with perf.use(opts), low_vram(pipe) if mode == "lowvram" else nullcontext():
-                outs[ptype][mode] = _cpu(run_pass(pipe, surf, ptype, args, rec, export))
+                outs[ptype][mode] = _cpu(run_pass(pipe, surf, ptype, args, rec, export, tail))
         except Exception as exc:  # keep the other passes' numbers; the error is reported
             traceback.print_exc()
             rec.rows.append({"stage": "ERROR", "seconds": 0.0, "count": repr(exc)[:300]})

@@ -63,7 +63,7 @@ def _stage_names(passes: dict[str, list[dict[str, Any]]]) -> list[str]:
     names: list[str] = []
     for rows in passes.values():
         for r in rows:
-            if r["stage"] not in names:
+            if r["stage"] not in names and not r["stage"].startswith("tail"):
                 names.append(r["stage"])
     return names
 
@@ -148,6 +148,7 @@ def print_report(result: dict[str, Any]) -> None:
         held = {m: round(v, 3) for m, v in entry.get("held_at_start_gib", {}).items()}
         print(f"allocated above the weights at each pass's start (GiB): {held}")
         print(f"counts: {entry.get('counts', {})}")
+        _print_tail(entry)
         for mode, p in entry.get("parity", {}).items():
             t = ", ".join(
                 f"{k} cos {v['cosine']:.6f} maxrel {v['max_rel']:.2e}"
@@ -158,3 +159,30 @@ def print_report(result: dict[str, Any]) -> None:
                 f"{p['faces'][0]} vs {p['faces'][1]} ({p['faces_rel']:.2%}); count mismatches "
                 f"{p['count_mismatch'] or 'none'}"
             )
+
+
+def _print_tail(entry: dict[str, Any]) -> None:
+    """The `seq` / `ovl` passes: the whole job and its part after the shape flow, as the
+    backend runs them (preview and GLB export included), without / with the export prefetch."""
+    passes = entry["passes"]
+    if not ("seq" in passes and "ovl" in passes):
+        return
+    got = {}
+    for m in ("seq", "ovl"):
+        tail = [r for r in passes[m] if r["stage"].startswith("tail")]
+        if not tail:
+            return
+        got[m] = {
+            "tail_s": tail[0]["seconds"],
+            "job_s": sum(r["seconds"] for r in passes[m]),
+            "peak_gib": max((r.get("peak_gib", 0.0) for r in passes[m]), default=0.0),
+            "count": tail[0].get("count", ""),
+        }
+    entry["overlap"] = got
+    s, o = got["seq"], got["ovl"]
+    print(
+        f"\njob with preview + GLB export, sequential vs export prefetch: whole job "
+        f"{s['job_s']:.3f} → {o['job_s']:.3f} s ({s['job_s'] - o['job_s']:+.3f} s saved); after "
+        f"the shape flow {s['tail_s']:.3f} → {o['tail_s']:.3f} s; peak {s['peak_gib']:.2f} → "
+        f"{o['peak_gib']:.2f} GiB; ovl: {o['count']}"
+    )
