@@ -29,6 +29,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # xatlas is tried only below this face count in "auto" mode (above it, it cannot finish in time).
 XATLAS_AUTO_MAX_FACES = 5_000
+# Rounds of splitting stacked layers out of their charts, and the resolution of the check.
+SPLIT_ROUNDS = 2
+SPLIT_CHECK_SIZE = 1024
 _AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
 
 
@@ -129,18 +132,46 @@ def _smoothed_face_normals(vertices: np.ndarray, faces: np.ndarray, rounds: int 
 def chart_atlas(
     vertices: np.ndarray, faces: np.ndarray, texture_size: int = 1024, padding_texels: float = 2.0
 ) -> UVMesh:
-    """The fast atlas: axis-class charts, planar projection, shelf packing (see module doc)."""
+    """The fast atlas: axis-class charts, planar projection, shelf packing (see module doc).
+
+    A planar projection is not injective when one chart holds two surface layers stacked along
+    its axis (a panel glued onto a body: the hidden face under the panel, linked to the panel
+    front through the panel's bevel). Their texels would overlap and the bake would paint one
+    layer's colour on the other, so such layers are split into charts of their own
+    (`_stacked_faces`, up to SPLIT_ROUNDS times)."""
     nf = len(faces)
     normals = _smoothed_face_normals(vertices, faces)
     cls = np.argmax(normals @ _AXES.T, axis=1)
     pairs, _ = manifold_face_pairs(faces, len(vertices))
-    same = cls[pairs[:, 0]] == cls[pairs[:, 1]]
-    pairs = pairs[same]
-    g = sparse.coo_matrix(
-        (np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(nf, nf)
-    )
-    n_charts, chart = csgraph.connected_components(g, directed=False)
+    pairs = pairs[cls[pairs[:, 0]] == cls[pairs[:, 1]]]
+    layer = np.zeros(nf, np.int64)
+    for round_ in range(SPLIT_ROUNDS + 1):
+        linked = pairs[layer[pairs[:, 0]] == layer[pairs[:, 1]]]
+        g = sparse.coo_matrix(
+            (np.ones(len(linked), np.int8), (linked[:, 0], linked[:, 1])), shape=(nf, nf)
+        )
+        n_charts, chart = csgraph.connected_components(g, directed=False)
+        atlas = _project_and_pack(
+            vertices, faces, chart, n_charts, cls, padding_texels / texture_size
+        )
+        if round_ == SPLIT_ROUNDS:
+            break
+        stacked = _stacked_faces(atlas, cls, min(texture_size, SPLIT_CHECK_SIZE))
+        if not stacked.any():
+            break
+        layer[stacked] |= 1 << round_  # a new layer label per round
+    return atlas
 
+
+def _project_and_pack(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    chart: np.ndarray,
+    n_charts: int,
+    cls: np.ndarray,
+    pad: float,
+) -> UVMesh:
+    """Charts (label per face [F]) → planar projection on each chart's axis plane → packing."""
     # Split vertices along chart borders: one output vertex per (chart, input vertex).
     key = chart[:, None].astype(np.int64) * len(vertices) + faces
     uniq, inv = np.unique(key.reshape(-1), return_inverse=True)
@@ -170,7 +201,6 @@ def chart_atlas(
     uv -= lo[vchart]
     area = float((size[:, 0] * size[:, 1]).sum())
     scale = 0.8 / np.sqrt(max(area, 1e-12))  # first guess: 80% of the square
-    pad = padding_texels / texture_size
     for _ in range(20):
         offsets, used_h = _shelf_pack(size * scale, pad)
         if used_h <= 1.0:
@@ -180,6 +210,44 @@ def chart_atlas(
     return UVMesh(
         pos.astype(np.float32), new_faces, np.clip(uv, 0.0, 1.0).astype(np.float32), vmap, "charts"
     )
+
+
+def _stacked_faces(atlas: UVMesh, cls: np.ndarray, size: int) -> np.ndarray:
+    """Faces [F] bool hidden behind another layer of their own chart in UV space.
+
+    The atlas is rasterised twice at `size`², front-most faces winning (faces sorted by depth
+    along their chart's outward axis; the rasteriser keeps the highest face id), then back-most
+    winning. Where the two winners' 3D points are more than a quarter of the median edge apart
+    (adjacent faces of one layer meet at the same point), the back winner is a stacked face."""
+    import torch
+
+    from trellis2.postprocess.rasterize import rasterize_uv
+
+    pos, f = atlas.vertices.astype(np.float64), atlas.faces
+    tri = pos[f]
+    depth = tri.mean(1)[np.arange(len(f)), cls // 2] * np.where(cls % 2 == 0, 1.0, -1.0)
+    edge = np.linalg.norm(tri[:, 1] - tri[:, 0], axis=1)
+    tol = 0.25 * float(np.median(edge)) if len(edge) else 0.0
+    order = np.argsort(depth, kind="stable")  # back → front
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    uv_t = torch.from_numpy(atlas.uvs).to(device)
+    faces, barys = [], []
+    for perm in (order, order[::-1]):
+        fid, bary = rasterize_uv(uv_t, torch.from_numpy(f[perm]).to(device), size, size)
+        fid = fid.reshape(-1).cpu().numpy()
+        faces.append(np.where(fid >= 0, perm[np.maximum(fid, 0)], -1))
+        barys.append(bary.reshape(-1, 3))
+    # Texels whose two winners differ: on edges shared by adjacent faces, and stacked layers.
+    diff = np.flatnonzero((faces[0] != faces[1]) & (faces[0] >= 0))
+    diff_t = torch.from_numpy(diff).to(device)
+    points = [
+        (tri[face[diff]] * bary[diff_t].cpu().numpy()[:, :, None]).sum(1)
+        for face, bary in zip(faces, barys, strict=True)
+    ]
+    apart = np.linalg.norm(points[0] - points[1], axis=1) > tol
+    out = np.zeros(len(f), bool)
+    out[faces[1][diff[apart]]] = True
+    return out
 
 
 def _shelf_pack(sizes: np.ndarray, pad: float) -> tuple[np.ndarray, float]:
