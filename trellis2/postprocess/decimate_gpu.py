@@ -60,8 +60,9 @@ class DecimateStats:
 
 
 def _sync(device: torch.device) -> None:
+    # This thread's stream only: the export may run beside a flow on another stream.
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        torch.cuda.current_stream(device).synchronize()
 
 
 def _csr(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:

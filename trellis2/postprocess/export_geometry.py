@@ -9,6 +9,7 @@ result to `process_mesh(..., geometry=...)`. `process_mesh` without it runs this
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from trellis2.postprocess.decimate import simplify
 from trellis2.postprocess.topology import unique_edges, unique_edges_torch, vertex_normals
 from trellis2.postprocess.uv import UVMesh, uv_unwrap
 
+_LOGGER = logging.getLogger(__name__)
 StepCallback = Callable[[str, int, int], None]
 EXPORT_STEPS = ("clean", "decimate", "uv_unwrap", "bake", "write")
 
@@ -156,6 +158,13 @@ def prepare_geometry(
     goal = decimation_target
     for _ in range(4):
         v, f = simplify(v, f, goal)
+        if isinstance(f, torch.Tensor) and len(f) > 1.1 * goal:
+            # The parallel decimator keeps boundary edges; on a mesh full of small holes it
+            # stalls far above the target. The serial one (CPU) finishes the reduction.
+            _LOGGER.info("GPU decimation stalled at %d faces (goal %d); finishing on the CPU",
+                         len(f), goal)  # fmt: skip
+            vn, fn = simplify(as_numpy(v, np.float32), as_numpy(f, np.int64), goal)
+            v, f = torch.from_numpy(vn).to(dev), torch.from_numpy(fn).to(dev)
         v, f = clean_mesh(v, f)
         if len(f) <= decimation_target:
             break
