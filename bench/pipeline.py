@@ -206,33 +206,52 @@ def run_tail(
     from trellis2.generation.export_prefetch import ExportPrefetch
     from trellis2.generation.trellis2_backend import _mesh_preview
     from trellis2.generation.types import ExportSettings
-    from trellis2.postprocess import export_asset
+    from trellis2.postprocess import ExportReport, export_asset
 
     settings = ExportSettings()
     dec = pipe.models["shape_slat_decoder"]
     info: dict[str, Any] = {}
+    marks: dict[str, float] = {}  # caller-thread wall clock per part (no device sync inside)
+    t0 = [0.0]
+
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        marks[name] = now - t0[0]
+        t0[0] = now
 
     def tail() -> Any:
+        t0[0] = time.perf_counter()
         dec.set_resolution(res)
         with pipe._on_device(dec):
             meshes, _ = dec(shape, return_subs=True, guide_subs=guides)
         info["faces"] = len(meshes[0].faces)
+        mark("shape decoder")
         prefetch = None
         if mode == "ovl":
             prefetch = ExportPrefetch(settings, res, meshes[0].vertices.device, _mesh_preview)
             prefetch.start(meshes[0])
         else:
             _mesh_preview(meshes[0].vertices, meshes[0].faces)
+            mark("mesh preview")
         try:
             tex = pipe.sample_tex_slat(tex_cond, tex_flow, shape, params)
             tex_vox = pipe.decode_tex_slat(tex, guides)
             a = pipe._assemble(meshes, tex_vox, res)[0]
+            mark("tex flow + decoder + assemble")
             geometry = prefetch.take(a) if prefetch is not None else None
+            mark("wait for prefetch")
             info["prefetch_used"] = geometry is not None
+            rep = ExportReport()
             glb = export_asset(
                 a.vertices, a.faces, a.attrs, a.coords, [[-0.5] * 3, [0.5] * 3], settings,
                 grid_size=res, attr_layout=pipe.pbr_attr_layout, name="bench", geometry=geometry,
+                report=rep,
             )  # fmt: skip
+            mark("export")
+            info["export_steps"] = {k: round(v, 3) for k, v in rep.timings.items()}
+            if prefetch is not None:
+                done = prefetch.report.timings
+                info["prefetch_steps"] = {k: round(v, 3) for k, v in done.items()}
         finally:
             if prefetch is not None:
                 prefetch.close()
@@ -243,6 +262,10 @@ def run_tail(
         tail,
         lambda r: f"{r[1].triangle_count} triangles, prefetch used: {info.get('prefetch_used')}",
     )
+    rec.rows[-1]["parts"] = {k: round(v, 3) for k, v in marks.items()}
+    keys = ("export_steps", "prefetch_steps")
+    rec.rows[-1]["steps"] = {k: info.pop(k) for k in keys if k in info}
+    print(f"      parts {rec.rows[-1]['parts']}\n      steps {rec.rows[-1]['steps']}", flush=True)
     return tex.feats, {"glb_triangles": int(glb.triangle_count), **info}
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields, is_dataclass
@@ -35,7 +36,7 @@ import torch
 
 from trellis2 import perf
 from trellis2.generation.types import ExportSettings
-from trellis2.postprocess.export_geometry import PreparedGeometry, prepare_geometry
+from trellis2.postprocess.export_geometry import ExportReport, PreparedGeometry, prepare_geometry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class ExportPrefetch:
         self._previews: list[tuple[str, bytes, bytes | None]] = []
         self._lock = threading.Lock()
         self.error: BaseException | None = None
+        # The worker's step timings (preview, clean, decimate, uv_unwrap, bake.index) in s.
+        self.report = ExportReport()
 
     # ------------------------------------------------------------------ caller's thread
     def start(self, mesh: Any) -> None:
@@ -164,11 +167,13 @@ class ExportPrefetch:
 
     def _geometry(self, mesh: Any) -> tuple[Any, Any, PreparedGeometry]:
         if self.make_preview is not None:
+            t = time.perf_counter()
             try:
                 preview = self.make_preview(mesh.vertices, mesh.faces)
             except Exception:  # a preview must never fail the job
                 _LOGGER.exception("mesh preview failed")
                 preview = None
+            self.report.timings["preview"] = time.perf_counter() - t
             if preview is not None:
                 with self._lock:
                     self._previews.append(("mesh", preview[0], preview[1]))
@@ -188,5 +193,6 @@ class ExportPrefetch:
             decimation_target=s.decimation_target,
             texture_size=s.texture_size,
             device=self.device,
+            report=self.report,
         )
         return filled.vertices, filled.faces, geometry
