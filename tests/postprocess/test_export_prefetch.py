@@ -66,7 +66,8 @@ def test_prefetched_geometry_exports_the_same_file_as_one_go(ovoxel):
     finally:
         prefetch.close()
     assert geometry is not None and prefetch.error is None
-    assert previews_made == [len(f)]  # the preview saw the decoded (unfilled) mesh
+    # The preview is made from the decimated mesh (one decimation serves both).
+    assert len(previews_made) == 1 and previews_made[0] <= SETTINGS.decimation_target
     assert torch.equal(decoded.faces, f)  # the caller's mesh object was left alone
     one_go = _export(ov, final)
     ahead = _export(ov, final, geometry)
@@ -174,3 +175,16 @@ def test_a_mesh_full_of_holes_still_meets_the_face_budget_on_the_torch_path():
         v, f, AABB, grid_size=64, decimation_target=500, texture_size=128, torch_mesh=True
     )
     assert 400 <= len(geometry.uv.faces) <= 500
+
+
+def test_the_worker_uses_the_mesh_as_it_was_at_start(ovoxel):
+    """The pipeline's assembly replaces the decoded mesh's tensors while the worker runs."""
+    _, v, f = ovoxel
+    decoded = Mesh(v.clone(), f.clone())
+    prefetch = ExportPrefetch(SETTINGS, GRID, "cpu")
+    prefetch.start(decoded)
+    decoded.vertices, decoded.faces = decoded.vertices[:3] * 0, decoded.faces[:1]
+    try:
+        assert prefetch.take(_assembled(v, f)) is not None and not prefetch.mismatch
+    finally:
+        prefetch.close()

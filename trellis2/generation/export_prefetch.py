@@ -85,15 +85,19 @@ class ExportPrefetch:
         self._previews: list[tuple[str, bytes, bytes | None]] = []
         self._lock = threading.Lock()
         self.error: BaseException | None = None
+        self.mismatch = False  # take() found the assembled mesh unlike the prefetched one
         # The worker's step timings (preview, clean, decimate, uv_unwrap, bake.index) in s.
         self.report = ExportReport()
 
     # ------------------------------------------------------------------ caller's thread
     def start(self, mesh: Any) -> None:
         """Begin on the decoded mesh (vertices [V, 3] / faces [F, 3] in [-0.5, 0.5]^3, Z-up).
-        The mesh object is not changed; hole filling runs on a shallow copy."""
+        The mesh object is not changed; the worker fills holes on a copy taken here, because
+        the pipeline's assembly later replaces the object's tensors (in place, as the
+        reference does)."""
         if self._future is not None:
             raise RuntimeError("ExportPrefetch.start was already called for this job")
+        mesh = copy.copy(mesh)
         opts = perf.current()
         caller_stream = event = None
         if self.device.type == "cuda":
@@ -165,26 +169,29 @@ class ExportPrefetch:
                 t.record_stream(caller_stream)
             return out
 
+    def _post_preview(self, vertices: Any, faces: Any) -> None:
+        assert self.make_preview is not None
+        t = time.perf_counter()
+        try:
+            preview = self.make_preview(vertices, faces)
+        except Exception:  # a preview must never fail the job
+            _LOGGER.exception("mesh preview failed")
+            preview = None
+        self.report.timings["preview"] = time.perf_counter() - t
+        if preview is not None:
+            with self._lock:
+                self._previews.append(("mesh", preview[0], preview[1]))
+
     def _geometry(self, mesh: Any) -> tuple[Any, Any, PreparedGeometry]:
-        if self.make_preview is not None:
-            t = time.perf_counter()
-            try:
-                preview = self.make_preview(mesh.vertices, mesh.faces)
-            except Exception:  # a preview must never fail the job
-                _LOGGER.exception("mesh preview failed")
-                preview = None
-            self.report.timings["preview"] = time.perf_counter() - t
-            if preview is not None:
-                with self._lock:
-                    self._previews.append(("mesh", preview[0], preview[1]))
         # The assembly (trellis2.pipelines.assemble.mesh_with_voxel) fills holes the same way.
-        filled = copy.copy(mesh)
+        filled = mesh
         fill = getattr(filled, "fill_holes", None)
         if callable(fill):
             result = fill()
             if result is not None and hasattr(result, "faces"):
                 filled = result
         s = self.settings
+        # The preview is made from the decimated mesh: one decimation serves both.
         geometry = prepare_geometry(
             filled.vertices,
             filled.faces,
@@ -194,5 +201,6 @@ class ExportPrefetch:
             texture_size=s.texture_size,
             device=self.device,
             report=self.report,
+            on_decimated=self._post_preview if self.make_preview is not None else None,
         )
         return filled.vertices, filled.faces, geometry

@@ -295,13 +295,15 @@ class _Job:
                 self.reporter.preview("mesh", out[0], out[1])
 
 
-def _mesh_preview(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[bytes, bytes] | None:
-    """GLB + PNG of the decoded mesh. On a GPU the decimation to the preview's budget runs
-    there first (3M faces on the CPU take seconds); `mesh_preview` finishes it on the CPU if
-    the parallel decimator stalls short of the budget."""
+def _mesh_preview(vertices: Any, faces: Any) -> tuple[bytes, bytes] | None:
+    """GLB + PNG of a mesh (tensors or numpy). For CUDA tensors the decimation to the preview's
+    budget runs on the GPU first (3M faces take seconds on the CPU); `mesh_preview` finishes
+    it on the CPU if the parallel decimator stalls short of the budget."""
     from trellis2.pipelines.previews import PREVIEW_MAX_FACES, mesh_preview
     from trellis2.postprocess.decimate import simplify
 
-    if vertices.is_cuda and len(faces) > PREVIEW_MAX_FACES:
-        vertices, faces = simplify(vertices.float(), faces.long(), PREVIEW_MAX_FACES)
-    return mesh_preview(vertices.cpu().numpy(), faces.cpu().numpy())
+    if isinstance(vertices, torch.Tensor):
+        if vertices.is_cuda and len(faces) > PREVIEW_MAX_FACES:
+            vertices, faces = simplify(vertices.float(), faces.long(), PREVIEW_MAX_FACES)
+        vertices, faces = vertices.cpu().numpy(), faces.cpu().numpy()
+    return mesh_preview(vertices, faces)

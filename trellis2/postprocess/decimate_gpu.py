@@ -51,6 +51,10 @@ class DecimateOptions:
     rounds: int = 6  # independent-set rounds per pass (each adds collapses away from the last)
 
 
+# Near-empty passes (< 0.2% of the faces removed, every edge a candidate) before giving up.
+STALLED_PASSES = 3
+
+
 @dataclass
 class DecimateStats:
     """Per-pass record: faces before, candidates, valid, applied collapses, seconds."""
@@ -312,6 +316,7 @@ def simplify_torch(
     nv = len(pos)
     q = initial_quadrics(pos, faces, opt.boundary_weight)
     frac = opt.candidate_fraction
+    stalled = 0
     for _ in range(opt.max_passes):
         nf = len(faces)
         if nf <= target_faces:
@@ -391,11 +396,17 @@ def simplify_torch(
                     "seconds": time.perf_counter() - t0,
                 }
             )
-        # Stalling (few local minima among the candidates): widen the candidate set.
+        # Stalling (few local minima among the candidates): widen the candidate set; with every
+        # edge already a candidate, give up after a few near-empty passes (a mesh full of
+        # holes pins most vertices) and leave the rest to the caller.
         if nf - len(faces) < 0.002 * nf:
-            if frac >= 1.0 and take == 0:
-                break
+            if frac >= 1.0:
+                stalled += 1
+                if take == 0 or stalled >= STALLED_PASSES:
+                    break
             frac = min(1.0, frac * 2)
+        else:
+            stalled = 0
     used = torch.zeros(nv, dtype=torch.bool, device=dev)
     used[faces.reshape(-1)] = True
     new_id = torch.cumsum(used.long(), 0) - 1

@@ -127,9 +127,12 @@ def prepare_geometry(
     torch_mesh: bool | None = None,
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
+    on_decimated: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> PreparedGeometry:
     """Fill holes → orient → decimate (3x target, clean, target, clean) → orient → UV unwrap
-    → vertex normals → closest-point index of the dense mesh. Arguments as `process_mesh`."""
+    → vertex normals → closest-point index of the dense mesh. Arguments as `process_mesh`;
+    `on_decimated(vertices, faces)` (numpy) is called with the decimated mesh as soon as it
+    exists (the prefetch makes the mesh preview from it)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     dev = torch.device(device)
@@ -172,6 +175,9 @@ def prepare_geometry(
     v, f = unify_face_orientations(v, f)
     v_np, f_np = as_numpy(v, np.float32), as_numpy(f, np.int64)
     timer.lap("decimate")
+    if on_decimated is not None:
+        on_decimated(v_np, f_np)
+        timer.lap("on_decimated")
     step("uv_unwrap", 2, len(EXPORT_STEPS))
     uvm = uv_unwrap(
         v_np, f_np, method=uv_method, texture_size=texture_size, time_limit_s=uv_time_limit_s
