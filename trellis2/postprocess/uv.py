@@ -31,7 +31,7 @@ _LOGGER = logging.getLogger(__name__)
 XATLAS_AUTO_MAX_FACES = 5_000
 # Rounds of splitting stacked layers out of their charts, and the resolution of the check.
 SPLIT_ROUNDS = 2
-SPLIT_CHECK_SIZE = 1024
+SPLIT_CHECK_SIZE = 512
 _AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
 
 
