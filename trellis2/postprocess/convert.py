@@ -25,6 +25,7 @@ from trellis2.generation.types import ExportSettings, GeneratedAsset
 from trellis2.postprocess.closest_point import SubdividedSurface
 from trellis2.postprocess.export import PBR_ATTR_LAYOUT, ExportReport, export_asset
 from trellis2.postprocess.remesh import remesh_for_export
+from trellis2.representations.o_voxel.attr_fit import fit_attributes as fit_attrs
 from trellis2.representations.o_voxel.flexible_dual_grid import flexible_dual_grid_to_mesh
 from trellis2.representations.o_voxel.gltf_source import SourceMesh, bilinear, load_gltf
 from trellis2.representations.o_voxel.mesh_to_ovoxel import mesh_to_flexible_dual_grid
@@ -57,8 +58,18 @@ class ConvertReport:
         return json.dumps(self.__dict__, indent=2)
 
 
-def asset_to_ovoxel(src: SourceMesh, resolution: int) -> OVoxelAsset:
-    """Source (already normalised into the unit aabb, Z-up) → O-Voxel at `resolution`."""
+def asset_to_ovoxel(
+    src: SourceMesh,
+    resolution: int,
+    fit_attributes: bool = False,
+    fit_samples_per_voxel: float = 16.0,
+    fit_seed: int = 1,
+) -> OVoxelAsset:
+    """Source (already normalised into the unit aabb, Z-up) → O-Voxel at `resolution`.
+
+    fit_attributes: replace the point-sampled attributes by the least-squares fit of their
+    trilinear field to fit_samples_per_voxel × N area-uniform source samples
+    (trellis2.representations.o_voxel.attr_fit; slower, sharper at sub-voxel colour detail)."""
     coords, dual, inter = mesh_to_flexible_dual_grid(
         torch.from_numpy(src.vertices),
         torch.from_numpy(src.faces),
@@ -75,6 +86,18 @@ def asset_to_ovoxel(src: SourceMesh, resolution: int) -> OVoxelAsset:
     surface = SubdividedSurface(src.vertices, src.faces, 1.0 / resolution)
     _, face, bary = surface.project(pos.astype(np.float32))
     attrs = src.sample(face, bary)
+    if fit_attributes and len(coords):
+        n = int(fit_samples_per_voxel * len(coords))
+        pts, f, b = _sample_surface(src.vertices, src.faces, n, np.random.default_rng(fit_seed))
+        attrs = fit_attrs(
+            coords.to(torch.int64),
+            torch.from_numpy(attrs),
+            torch.from_numpy(pts),
+            torch.from_numpy(src.sample(f, b)),
+            torch.tensor(AABB[0], dtype=torch.float32),
+            1.0 / resolution,
+            (resolution,) * 3,
+        ).numpy()
     return OVoxelAsset(coords.numpy(), dual.numpy(), inter.numpy(), attrs, resolution)
 
 
@@ -87,10 +110,12 @@ def convert_asset(
     remesh: bool = False,
     remesh_band: float = 1,
     remesh_project: float = 0.9,
+    fit_attributes: bool = False,
 ) -> tuple[GeneratedAsset, ConvertReport]:
     """glTF/GLB file → (exported asset, report with timings and, optionally, fidelity).
     remesh: replace the O-Voxel mesh by its closed narrow-band dual-contouring shell before the
-    export, as to_glb(remesh=True) (trellis2.postprocess.remesh)."""
+    export, as to_glb(remesh=True) (trellis2.postprocess.remesh). fit_attributes: least-squares
+    voxel attributes (see `asset_to_ovoxel`)."""
     settings = settings or ExportSettings()
     rep = ConvertReport(resolution=resolution)
     t = time.perf_counter()
@@ -98,7 +123,7 @@ def convert_asset(
     src.normalize()
     rep.timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
-    ov = asset_to_ovoxel(src, resolution)
+    ov = asset_to_ovoxel(src, resolution, fit_attributes=fit_attributes)
     rep.voxels = len(ov.coords)
     rep.timings["to_ovoxel"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -130,6 +155,7 @@ def convert_asset(
                 "converted_from": Path(path).name,
                 "resolution": resolution,
                 "remesh": remesh,
+                "fit_attributes": fit_attributes,
             }
         },
         name=name,
@@ -227,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="narrow-band dual-contouring remesh first (closed single-sided shells)",
     )
+    ap.add_argument(
+        "--fit-attributes",
+        action="store_true",
+        help="least-squares voxel attributes (sharper sub-voxel colour detail, slower)",
+    )
     args = ap.parse_args(argv)
     container = args.output.suffix.lower().lstrip(".")
     if container not in ("glb", "gltf"):
@@ -245,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         name=args.output.stem,
         with_report=args.report,
         remesh=args.remesh,
+        fit_attributes=args.fit_attributes,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     for f in asset.files:
