@@ -21,6 +21,7 @@ BackendChoice = Literal["auto", "preview", "trellis2"]
 _BACKENDS = ("auto", "preview", "trellis2")
 GpuMemoryChoice = Literal["auto", "resident", "low_vram"]
 _GPU_MEMORY = ("auto", "resident", "low_vram")
+_PIPELINE_TYPES = ("512", "1024", "1024_cascade", "1536_cascade")
 _ENV_PREFIX = "TRELLIS2_"
 MIB = 1024 * 1024
 
@@ -53,6 +54,11 @@ class ServerConfig:
     """trellis2 backend only: `resident` keeps every network on the GPU (fastest), `low_vram`
     moves each network in for its stage and out after (the official default, ~10 GB at 1024),
     `auto` = resident when the weights plus a 1536 working set fit the GPU's free memory."""
+
+    pipeline_types: str = ""
+    """trellis2 backend only: comma list of the pipeline types to load networks for (512, 1024,
+    1024_cascade, 1536_cascade); empty = all. Fewer types, less GPU memory: jobs asking for
+    another type are refused with FAILED_PRECONDITION."""
 
     workers: int = 0
     """Worker processes; 0 = one per GPU, or 1 on a machine without GPUs."""
@@ -109,6 +115,11 @@ class ServerConfig:
         problems = []
         if self.backend not in _BACKENDS:
             problems.append(f"backend must be one of {', '.join(_BACKENDS)}")
+        unknown = [t for t in self.pipeline_type_list if t not in _PIPELINE_TYPES]
+        if unknown:
+            problems.append(
+                f"pipeline_types: unknown {', '.join(unknown)}; use {', '.join(_PIPELINE_TYPES)}"
+            )
         if self.gpu_memory not in _GPU_MEMORY:
             problems.append(f"gpu_memory must be one of {', '.join(_GPU_MEMORY)}")
         for name in ("grpc_port",):
@@ -140,6 +151,10 @@ class ServerConfig:
             problems.append("chunk_size must stay well under gRPC's 4 MiB message limit")
         if problems:
             raise ValueError("invalid server configuration: " + "; ".join(problems))
+
+    @property
+    def pipeline_type_list(self) -> list[str]:
+        return [t.strip() for t in self.pipeline_types.split(",") if t.strip()]
 
     @property
     def db_path(self) -> Path:

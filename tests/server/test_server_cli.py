@@ -76,6 +76,9 @@ def test_flags_win_over_environment_and_defaults_fill_the_rest() -> None:
     assert config.max_upload_bytes == 20 * 1024 * 1024 and config.http_port == 8080
     assert config.gpu_memory == "auto"
     assert parse_sequence(["--gpu-memory", "low_vram"]).gpu_memory == "low_vram"
+    assert config.pipeline_type_list == []  # all types
+    picked = parse_sequence(["--pipeline-types", "512, 1024_cascade"]).pipeline_type_list
+    assert picked == ["512", "1024_cascade"]
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,7 @@ def test_flags_win_over_environment_and_defaults_fill_the_rest() -> None:
         (["--chunk-size", str(8 * 1024 * 1024)], "chunk_size"),
         (["--backend", "gpu"], "backend"),
         (["--gpu-memory", "lots"], "gpu_memory"),
+        (["--pipeline-types", "512,2048"], "pipeline_types: unknown 2048"),
         (["--max-queue-depth", "0"], "max_queue_depth"),
         (["--grpc-port", "notanumber"], "--grpc-port"),
     ],

@@ -8,7 +8,8 @@ only, every asset is flagged `random_weights` and a warning is logged per job.
 
 GPU memory: `low_vram=None` (auto) keeps every network resident on the GPU when the weights
 plus `RESIDENT_HEADROOM_BYTES` of working memory fit its free memory, else moves each network
-in for its stage (the official low-VRAM mode); True/False force one.
+in for its stage (the official low-VRAM mode); True/False force one. `pipeline_types` loads
+only the networks those types need (less memory; other types are refused).
 
 Overlap: unless low-VRAM mode or `perf.current().overlap_export` is off, the export's geometry
 half and the mesh preview start on a side stream right after the shape decoder and run while
@@ -43,9 +44,11 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = "microsoft/TRELLIS.2-4B"
 PIPELINE_TYPES = ("512", "1024", "1024_cascade", "1536_cascade")
-# Working memory a generation needs beyond the weights when they stay resident: the 1536
-# cascade's decoders and export (bench/RESULTS.md: 1024 peaks 14.6 GiB with 1024's networks).
-RESIDENT_HEADROOM_BYTES = 24 << 30
+# Working memory a job needs beyond resident weights, by its largest loaded pipeline type:
+# about twice the measured peak above the weights with the overlapped export (H100, random
+# weights, bench/RESULTS.md: 1.5 / 3.5 / 6.9 GiB), for allocator slack and real meshes.
+RESIDENT_HEADROOM_BYTES = {"512": 4 << 30, "1024": 8 << 30, "1024_cascade": 8 << 30,
+                           "1536_cascade": 14 << 30}  # fmt: skip
 
 # Relative cost of each stage for the whole-job fraction (sampling dominates; export is
 # CPU-heavy). Stages missing from a pipeline type are skipped.
@@ -116,13 +119,23 @@ def _weight_bytes(pipeline: Any) -> int:
     return total
 
 
+def loaded_types(pipeline: Any) -> tuple[str, ...]:
+    """The pipeline types whose networks are all loaded."""
+    from trellis2.pipelines.trellis2_image_to_3d import MODELS_FOR_TYPE
+
+    return tuple(t for t in PIPELINE_TYPES if all(m in pipeline.models for m in MODELS_FOR_TYPE[t]))
+
+
 def resident_fits(pipeline: Any, device: str) -> bool:
-    """Whether every network plus `RESIDENT_HEADROOM_BYTES` fits the device's free memory."""
+    """Whether every network plus the working memory of the largest loaded type
+    (`RESIDENT_HEADROOM_BYTES`) fits the device's free memory."""
     dev = torch.device(device)
     if dev.type != "cuda":
         return True
     free, _ = torch.cuda.mem_get_info(dev)
-    need = _weight_bytes(pipeline) + RESIDENT_HEADROOM_BYTES
+    types = loaded_types(pipeline) or PIPELINE_TYPES
+    headroom = max(RESIDENT_HEADROOM_BYTES[t] for t in types)
+    need = _weight_bytes(pipeline) + headroom
     _LOGGER.info(
         "GPU memory: weights + headroom %.1f GiB, free %.1f GiB → %s",
         need / 2**30,
@@ -145,6 +158,7 @@ class Trellis2Backend:
         pipeline: Any = None,
         rembg_model: str | None = None,
         low_vram: bool | None = None,
+        pipeline_types: list[str] | None = None,
     ) -> None:
         weights = weights or os.environ.get("TRELLIS2_WEIGHTS") or DEFAULT_WEIGHTS
         random_weights = (
@@ -161,11 +175,15 @@ class Trellis2Backend:
             park = True if low_vram is None else low_vram
             if random_weights:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
-                    None, random_weights=True, device=device, low_vram=park
+                    None,
+                    random_weights=True,
+                    device=device,
+                    low_vram=park,
+                    pipeline_types=pipeline_types,
                 )
             else:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
-                    weights, rembg_model=rembg_model, low_vram=park
+                    weights, rembg_model=rembg_model, low_vram=park, pipeline_types=pipeline_types
                 )
             if low_vram is None:
                 pipeline.low_vram = not resident_fits(pipeline, device)
@@ -179,7 +197,7 @@ class Trellis2Backend:
             models=tuple(sorted(self.pipeline.models)),
             model_revision=self.weights,
             random_weights=self.random_weights,
-            pipeline_types=PIPELINE_TYPES,  # type: ignore[arg-type]
+            pipeline_types=loaded_types(self.pipeline),  # type: ignore[arg-type]
             device=str(self.device),
         )
 

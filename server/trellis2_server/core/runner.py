@@ -54,6 +54,7 @@ class JobRunner:
                 "weights": str(config.weights_dir) if config.weights_dir else None,
                 "random_weights": config.random_weights,
                 "low_vram": {"auto": None, "resident": False, "low_vram": True}[config.gpu_memory],
+                "pipeline_types": config.pipeline_type_list or None,
             }
             if backend_name == "trellis2"
             else {},

@@ -145,6 +145,7 @@ class AssetService:
         backend = self._check_backend(req.backend)
         image = await asyncio.to_thread(check_image, req.image, self.config)
         spec = resolve_spec(req, image, self.config, backend)
+        self._check_pipeline_type(convert.PIPELINE_NAMES[spec.pipeline_type])
         await asyncio.to_thread(self.artifacts.put, req.image, f"image/{image.format}")
         s = self.store.sync
         job_id = uuid.uuid4().hex
@@ -171,6 +172,16 @@ class AssetService:
         self.hub.publish(events)
         self.runner.kick()
         return job
+
+    def _check_pipeline_type(self, name: str) -> None:
+        loaded = self.runner.description.get("pipeline_types")  # known once a worker is ready
+        if loaded and name not in loaded:
+            raise FailedPrecondition(
+                f"this server loaded networks only for pipeline types {', '.join(loaded)}, not "
+                f"{name}; ask for one of those, or restart the server with --pipeline-types "
+                "including it (empty = all)",
+                field="pipeline_type",
+            )
 
     def _check_backend(self, name: str) -> str:
         if not name or name == self.backend_name:

@@ -101,7 +101,7 @@ def worker_main(
 
 
 # Backend name → "module:class" built in the worker. Only the trellis2 backend takes arguments
-# (weights, random_weights, low_vram; the device is the worker's).
+# (weights, random_weights, low_vram, pipeline_types; the device is the worker's).
 BACKEND_FACTORIES = {
     "preview": "trellis2.preview:PreviewBackend",
     "trellis2": "trellis2.generation.trellis2_backend:Trellis2Backend",
