@@ -90,6 +90,7 @@ def build(args: argparse.Namespace, device: torch.device) -> tuple[Any, bool]:
         pipeline_types=args.types,  # only the networks these types run, like a server
         **kw,
     )
+    pipe.park_image_cond_model()  # like the server's resident mode (DINOv3 off the GPU)
     return pipe, dino
 
 

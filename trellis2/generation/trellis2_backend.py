@@ -188,6 +188,8 @@ class Trellis2Backend:
             if low_vram is None:
                 pipeline.low_vram = not resident_fits(pipeline, device)
             pipeline.to(device)
+            # Resident: the image encoder runs only at a job's start; park it off the GPU.
+            pipeline.park_image_cond_model()
         self.pipeline = pipeline
         self.random_weights = bool(getattr(pipeline, "random_weights", False))
 

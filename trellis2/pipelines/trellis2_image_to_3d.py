@@ -126,6 +126,7 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
         self.image_cond_model = image_cond_model
         # A BiRefNet instance, or a zero-argument factory that loads one on first use.
         self._rembg = rembg_model
+        self._cond_parking: Any = None  # PinnedParking of the image encoder (resident mode)
         self.default_pipeline_type = default_pipeline_type
         self.random_weights = random_weights
         if random_weights:
@@ -152,6 +153,20 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
     def _aux_models(self) -> list[Any]:
         rembg = self._rembg if not callable(self._rembg) or hasattr(self._rembg, "to") else None
         return [self.image_cond_model, rembg]
+
+    def park_image_cond_model(self) -> bool:
+        """With the networks resident on a GPU: keep the image encoder's weights in pinned host
+        memory and upload them only for conditioning (trellis2.pipelines.parking; ~0.02 s per
+        call for 1.13 GiB on an H100). Returns whether it parked (not in low-VRAM mode, on the
+        CPU, or for an encoder that is not a torch module)."""
+        enc = self.image_cond_model
+        module = enc if isinstance(enc, torch.nn.Module) else getattr(enc, "model", None)
+        if self.low_vram or self._device.type != "cuda" or not isinstance(module, torch.nn.Module):
+            return False
+        from trellis2.pipelines.parking import PinnedParking
+
+        self._cond_parking = PinnedParking(module, self._device)
+        return True
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -184,7 +199,8 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
     ) -> dict[str, torch.Tensor]:
         """DINOv3 tokens at `resolution` px: cond [B, 1+4+(res/16)^2, 1024], neg_cond zeros."""
         self.image_cond_model.image_size = resolution
-        with self._on_device(self.image_cond_model):
+        parking = self._cond_parking
+        with parking.on_device() if parking is not None else self._on_device(self.image_cond_model):
             cond = self.image_cond_model(image).to(self.device)
         if not include_neg_cond:
             return {"cond": cond}
