@@ -31,7 +31,7 @@ _LOGGER = logging.getLogger(__name__)
 XATLAS_AUTO_MAX_FACES = 5_000
 # Rounds of splitting stacked layers out of their charts, and the resolution of the check.
 SPLIT_ROUNDS = 2
-SPLIT_CHECK_SIZE = 512
+SPLIT_CHECK_SIZE = 1024
 _AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
 
 
@@ -247,6 +247,22 @@ def _stacked_faces(atlas: UVMesh, cls: np.ndarray, size: int) -> np.ndarray:
     apart = np.linalg.norm(points[0] - points[1], axis=1) > tol
     out = np.zeros(len(f), bool)
     out[faces[1][diff[apart]]] = True
+    # Faces smaller than a texel may win no texel in either order: test each face's centroid
+    # against the front winner of its texel (3D point at the texel centre), allowing for the
+    # up to 0.71 texel between the two (in world units: texel_world).
+    uvf = atlas.uvs[f].astype(np.float64)
+    uv_area = 0.5 * np.abs(np.cross(uvf[:, 1] - uvf[:, 0], uvf[:, 2] - uvf[:, 0]))
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    ok = (uv_area > 0) & (area > 0)
+    texel_world = float(np.median(np.sqrt(area[ok] / uv_area[ok]))) / size if ok.any() else 0.0
+    cell = np.clip((uvf.mean(1) * size).astype(np.int64), 0, size - 1)
+    texel = cell[:, 1] * size + cell[:, 0]
+    win = faces[0][texel]
+    other = np.flatnonzero((win >= 0) & (win != np.arange(len(f))))
+    wb = barys[0][torch.from_numpy(texel[other]).to(device)].cpu().numpy().astype(np.float64)
+    at_texel = (tri[win[other]] * wb[:, :, None]).sum(1)
+    far = np.linalg.norm(at_texel - tri[other].mean(1), axis=1) > tol + 2.0 * texel_world
+    out[other[far]] = True
     return out
 
 
