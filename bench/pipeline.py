@@ -395,6 +395,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="types whose opt pass exports a GLB (default: all; '' for none)",
     )
+    ap.add_argument(
+        "--park-image-encoder",
+        action="store_true",
+        help="DINOv3 in pinned host memory between conditionings (the server's tight-memory mode)",
+    )
     ap.add_argument("--json", default=None, help="write the result here")
     args = ap.parse_args(argv)
     tiny_types = "512,1024_cascade"

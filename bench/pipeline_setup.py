@@ -90,7 +90,8 @@ def build(args: argparse.Namespace, device: torch.device) -> tuple[Any, bool]:
         pipeline_types=args.types,  # only the networks these types run, like a server
         **kw,
     )
-    pipe.park_image_cond_model()  # like the server's resident mode (DINOv3 off the GPU)
+    if args.park_image_encoder:  # as the server does when memory is tight
+        pipe.park_image_cond_model()
     return pipe, dino
 
 

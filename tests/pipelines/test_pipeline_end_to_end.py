@@ -220,6 +220,26 @@ def test_backend_keeps_weights_resident_when_they_fit_and_offloads_when_told(
     assert forced._overlap_export() is (device == "cpu")  # no side work while offloading
 
 
+@pytest.mark.gpu
+def test_forced_resident_on_a_card_too_small_parks_the_encoder_and_does_not_overlap(
+    tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trellis2.generation import trellis2_backend
+
+    # Pretend every type needs more working memory than any GPU has.
+    for t in trellis2_backend.RESIDENT_HEADROOM_BYTES:
+        monkeypatch.setitem(trellis2_backend.RESIDENT_HEADROOM_BYTES, t, 1 << 50)
+    auto = Trellis2Backend(weights=str(tiny_ckpt), device="cuda")
+    assert auto.pipeline.low_vram is True and not auto.tight_memory
+    forced = Trellis2Backend(weights=str(tiny_ckpt), device="cuda", low_vram=False)
+    assert forced.tight_memory and not forced._overlap_export()
+    encoder = forced.pipeline.image_cond_model.model
+    assert {p.device.type for p in encoder.parameters()} == {"cpu"}
+    assert {p.device.type for m in forced.pipeline.models.values() for p in m.parameters()} == {
+        "cuda"
+    }
+
+
 def test_backend_lets_cancel_escape_at_a_step_boundary_and_parks_nothing(
     pipe: Trellis2ImageTo3DPipeline, rgba_image: Image.Image
 ) -> None:
