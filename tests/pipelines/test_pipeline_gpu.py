@@ -63,3 +63,43 @@ def test_cuda_run_matches_the_cpu_run_because_noise_is_drawn_on_the_cpu(
     torch.testing.assert_close(t_gpu.feats.cpu(), t_cpu.feats, rtol=1e-3, atol=1e-3)
     if low_vram:  # models went back to the CPU after their stage
         assert all(p.device.type == "cpu" for p in gpu.models["tex_slat_decoder"].parameters())
+
+
+@pytest.mark.gpu
+def test_cuda_backend_prepares_the_export_on_a_side_stream_and_matches_the_sequential_job(
+    tmp_path: Path,
+) -> None:
+    """The real backend on CUDA (tiny checkpoint, CUDA graphs on): the export's geometry half
+    runs beside the texture flow, is used, and gives the sequential job's asset."""
+    import dataclasses
+
+    from trellis2 import perf
+    from trellis2.generation.trellis2_backend import Trellis2Backend
+    from trellis2.generation.types import ExportSettings, GenerationParams
+
+    class Quiet:
+        def progress(self, stage: str, step: int, total: int, fraction: float) -> None:
+            pass
+
+        def preview(self, kind: str, glb: bytes, thumbnail_png: bytes | None) -> None:
+            assert glb[:4] == b"glTF"
+
+    ckpt = write_tiny_checkpoint(tmp_path / "tiny", ss_target_voxels=16)
+    backend = Trellis2Backend(weights=str(ckpt), device="cuda")
+    few = {"steps": 4}
+    params = GenerationParams(
+        pipeline_type="512", seed=5, sparse_structure_sampler=few, shape_slat_sampler=few,
+        tex_slat_sampler=few, export=ExportSettings(decimation_target=3000, texture_size=256),
+    )  # fmt: skip
+    image = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
+    image.paste((200, 120, 40, 255), (32, 32, 96, 96))
+    overlapped = backend.generate(image, params, Quiet())
+    assert backend.last_export["prefetch_used"] is True
+    assert "prefetch.decimate" in backend.last_export["timings"]
+    with perf.use(dataclasses.replace(perf.current(), overlap_export=False)):
+        sequential = backend.generate(image, params, Quiet())
+    assert backend.last_export["prefetch_used"] is False
+    assert overlapped.triangle_count > 0
+    assert abs(overlapped.triangle_count - sequential.triangle_count) <= 0.01 * max(
+        sequential.triangle_count, 1
+    )

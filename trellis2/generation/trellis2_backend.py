@@ -198,6 +198,8 @@ class Trellis2Backend:
                 pipeline.park_image_cond_model()
         self.pipeline = pipeline
         self.tight_memory = getattr(self, "tight_memory", False)
+        # The last job's export: {"prefetch_used": bool, "timings": step -> seconds}.
+        self.last_export: dict[str, Any] = {}
         self.random_weights = bool(getattr(pipeline, "random_weights", False))
 
     def describe(self) -> BackendDescription:
@@ -230,7 +232,7 @@ class Trellis2Backend:
                 job.prefetch.close()
 
     def _generate(self, image: Image.Image, params: GenerationParams, job: _Job) -> GeneratedAsset:
-        from trellis2.postprocess import export_asset
+        from trellis2.postprocess import ExportReport, export_asset
 
         progress = job.progress
         meshes, (_, _, res) = self.pipeline.run(
@@ -260,6 +262,11 @@ class Trellis2Backend:
             "resolution": res,
         }
         progress("export", 0, 1)
+        report = ExportReport()
+        if job.prefetch is not None:
+            report.timings.update(
+                {f"prefetch.{k}": v for k, v in job.prefetch.report.timings.items()}
+            )
         asset = export_asset(
             mesh.vertices,
             mesh.faces,
@@ -273,8 +280,16 @@ class Trellis2Backend:
             name=params.display_name,
             on_step=lambda stage, i, n: progress("export", i, n),
             geometry=geometry,
+            report=report,
         )
         progress("export", 1, 1)
+        self.last_export = {"prefetch_used": geometry is not None, "timings": report.timings}
+        _LOGGER.info(
+            "export: %d triangles, geometry made ahead: %s, steps (s): %s",
+            asset.triangle_count,
+            geometry is not None,
+            {k: round(v, 3) for k, v in report.timings.items()},
+        )
         return dataclasses.replace(asset, random_weights=self.random_weights)
 
 
