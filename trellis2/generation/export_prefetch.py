@@ -49,7 +49,7 @@ def _cuda_tensors(obj: Any, depth: int = 0) -> list[torch.Tensor]:
     """The CUDA tensors inside a result (tensors, containers, dataclasses, one object level)."""
     if isinstance(obj, torch.Tensor):
         return [obj] if obj.is_cuda else []
-    if depth > 3:
+    if depth > 5:
         return []
     if isinstance(obj, (list, tuple)):
         items: list[Any] = list(obj)
