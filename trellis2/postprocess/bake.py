@@ -73,27 +73,32 @@ def scatter_plane(values: torch.Tensor, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def bake_attributes(
+@dataclass(frozen=True)
+class TexelSurface:
+    """The geometry half of a bake: which texels the charts cover and where they sit.
+
+    mask [S, S] bool (numpy); per covered texel in row-major order (L of them, on the bake
+    device): texel_index [L] flat index, texel_face [L] int64, texel_bary [L, 3] float32,
+    texel_pos [L, 3] world position (snapped to the dense surface when a snap was given)."""
+
+    mask: np.ndarray
+    texel_index: torch.Tensor
+    texel_face: torch.Tensor
+    texel_bary: torch.Tensor
+    texel_pos: torch.Tensor
+
+
+def texel_surface(
     uv_vertices: object,
     uv_faces: object,
     uvs: object,
     texture_size: int,
-    attr_coords: torch.Tensor,
-    attr_feats: torch.Tensor,
-    attr_layout: Mapping[str, slice],
-    origin: np.ndarray,
-    voxel_size: float,
     snap: Callable[[torch.Tensor], torch.Tensor] | None = None,
     device: torch.device | str = "cpu",
-) -> BakedMaps:
-    """Bake the attribute volume onto the unwrapped mesh.
-
-    uv_vertices [V, 3] world (aabb frame, Z-up), uv_faces [F, 3], uvs [V, 2] in [0, 1] (numpy or
-    torch); attr_coords [N, 3] int voxel coords, attr_feats [N, C]; attr_layout maps base_color,
-    metallic, roughness, alpha to channel slices; origin [3] = aabb min; snap maps [L, 3]
-    positions (on `device`) onto the dense surface (closest point) or None. `device` runs the
-    rasteriser, snapping and sampling there (CUDA when available).
-    """
+) -> TexelSurface:
+    """Rasterise the charts (uv_faces [F, 3] over uvs [V, 2] in [0, 1]) at texture_size² and
+    place every covered texel on the low-poly surface (uv_vertices [V, 3], aabb frame), then
+    onto the dense surface with `snap` ([L, 3] positions on `device` → closest points)."""
     s = texture_size
     faces_t = torch.as_tensor(uv_faces).to(device=device, dtype=torch.int64)
     uv_t = torch.as_tensor(uvs).to(device=device, dtype=torch.float32)
@@ -107,22 +112,62 @@ def bake_attributes(
     pos = (tri * b[:, :, None]).sum(1)  # [L, 3]
     if snap is not None:
         pos = snap(pos).to(device)
+    mask = (fid >= 0).cpu().numpy()
+    return TexelSurface(mask=mask, texel_index=index, texel_face=f, texel_bary=b, texel_pos=pos)
+
+
+def sample_texels(
+    texels: TexelSurface,
+    attr_coords: torch.Tensor,
+    attr_feats: torch.Tensor,
+    attr_layout: Mapping[str, slice],
+    origin: np.ndarray,
+    voxel_size: float,
+    device: torch.device | str = "cpu",
+) -> BakedMaps:
+    """The attribute half: sparse trilinear samples of the voxels (attr_coords [N, 3] int,
+    attr_feats [N, C]) at the texels' positions → PBR planes (see `bake_attributes`)."""
+    pos = texels.texel_pos
     feats = sample_attrs(
         attr_feats.float().to(device), attr_coords.to(device), pos, origin, voxel_size
     ).clamp_(0.0, 1.0)
-    m = (fid >= 0).cpu().numpy()
-    planes = scatter_plane(feats, m)
+    planes = scatter_plane(feats, texels.mask)
     return BakedMaps(
         base_color=planes[..., attr_layout["base_color"]],
         metallic=planes[..., attr_layout["metallic"]],
         roughness=planes[..., attr_layout["roughness"]],
         alpha=planes[..., attr_layout["alpha"]],
-        mask=m,
-        texel_index=index,
-        texel_face=f,
-        texel_bary=b,
+        mask=texels.mask,
+        texel_index=texels.texel_index,
+        texel_face=texels.texel_face,
+        texel_bary=texels.texel_bary,
         texel_pos=pos,
     )
+
+
+def bake_attributes(
+    uv_vertices: object,
+    uv_faces: object,
+    uvs: object,
+    texture_size: int,
+    attr_coords: torch.Tensor,
+    attr_feats: torch.Tensor,
+    attr_layout: Mapping[str, slice],
+    origin: np.ndarray,
+    voxel_size: float,
+    snap: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
+) -> BakedMaps:
+    """Bake the attribute volume onto the unwrapped mesh (`texel_surface` + `sample_texels`).
+
+    uv_vertices [V, 3] world (aabb frame, Z-up), uv_faces [F, 3], uvs [V, 2] in [0, 1] (numpy or
+    torch); attr_coords [N, 3] int voxel coords, attr_feats [N, C]; attr_layout maps base_color,
+    metallic, roughness, alpha to channel slices; origin [3] = aabb min; snap maps [L, 3]
+    positions (on `device`) onto the dense surface (closest point) or None. `device` runs the
+    rasteriser, snapping and sampling there (CUDA when available).
+    """
+    texels = texel_surface(uv_vertices, uv_faces, uvs, texture_size, snap, device)
+    return sample_texels(texels, attr_coords, attr_feats, attr_layout, origin, voxel_size, device)
 
 
 def nearest_covered(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
