@@ -23,10 +23,9 @@ import torch
 import trellis2
 from trellis2.generation.types import ExportSettings, GeneratedAsset, OutputFile
 from trellis2.postprocess.bake import (
-    bake_attributes,
     choose_alpha_mode,
     fill_gutters,
-    nearest_covered,
+    sample_texels,
     scatter_plane,
 )
 from trellis2.postprocess.export_geometry import (
@@ -37,12 +36,6 @@ from trellis2.postprocess.export_geometry import (
     StepTimer,
     has_open_edges,
     prepare_geometry,
-    synchronize,
-)
-from trellis2.postprocess.normal_map import (
-    bake_normal_map,
-    dense_normal_field,
-    field_normals_at,
 )
 from trellis2.postprocess.occlusion import bake_occlusion, vertex_ambient_occlusion
 from trellis2.postprocess.textured_mesh import TexturedMesh
@@ -131,24 +124,22 @@ def process_mesh(
             uv_method=uv_method,
             uv_time_limit_s=uv_time_limit_s,
             snap_to_dense=snap_to_dense,
+            normal_map=normal_map,
             device=dev,
             torch_mesh=torch_mesh,
             on_step=on_step,
             report=rep,
         )
-    elif (geometry.decimation_target, geometry.texture_size, geometry.device) != (
-        decimation_target,
-        texture_size,
-        dev,
-    ):
-        raise ValueError(
-            "the prepared geometry was made for other export settings: "
-            f"{(geometry.decimation_target, geometry.texture_size, str(geometry.device))} vs "
-            f"{(decimation_target, texture_size, str(dev))}; prepare it again"
-        )
-    return _bake_textures(
-        geometry, attr_volume, coords, attr_layout, normal_map, ambient_occlusion, step, rep
-    )
+    else:
+        made = (geometry.decimation_target, geometry.texture_size, geometry.normal_map)
+        asked = (decimation_target, texture_size, normal_map)
+        if made != asked or geometry.device != dev:
+            raise ValueError(
+                "the prepared geometry was made for other export settings (decimation target, "
+                f"texture size, normal map, device): {(*made, str(geometry.device))} vs "
+                f"{(*asked, str(dev))}; prepare it again"
+            )
+    return _bake_textures(geometry, attr_volume, coords, attr_layout, ambient_occlusion, step, rep)
 
 
 def _bake_textures(
@@ -156,76 +147,41 @@ def _bake_textures(
     attr_volume: object,
     coords: object,
     attr_layout: Mapping[str, object],
-    normal_map: bool,
     ambient_occlusion: bool,
     step: StepCallback,
     rep: ExportReport,
 ) -> TexturedMesh:
-    """The texture half: bake → normal map → occlusion → gutter fill, on `geo.device`."""
+    """The attribute half: sample the voxels at the prepared texels → occlusion → gutter fill."""
     dev, box, vs = geo.device, geo.box, geo.voxel_size
     timer = StepTimer(rep, dev)
     c = torch.as_tensor(coords).to(dev, torch.int64)
     if c.shape[1] == 4:  # (batch, x, y, z) → (x, y, z)
         c = c[:, 1:]
     feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
-    layout = _layout(attr_layout)
     step("bake", 3, len(EXPORT_STEPS))
-    snap = None
-    snapped: dict[str, torch.Tensor] = {}
-    snap_s: list[float] = []
-    projector = geo.projector
-    if projector is not None:
-
-        def snap(pos: torch.Tensor) -> torch.Tensor:
-            synchronize(dev)
-            t0 = time.perf_counter()
-            p, snapped["face"], snapped["bary"] = projector.project_torch(pos)
-            synchronize(dev)
-            snap_s.append(time.perf_counter() - t0)
-            return p
-
-    uv_v, uv_f, uv_uv, uv_n = geo.uv_v, geo.uv_f, geo.uv_uv, geo.uv_n
-    texture_size = geo.texture_size
-    maps = bake_attributes(
-        uv_v, uv_f, uv_uv, texture_size, c, feats, layout, box[0], vs, snap=snap, device=dev
-    )
+    maps = sample_texels(geo.texels, c, feats, _layout(attr_layout), box[0], vs, dev)
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
     timer.lap("bake")
-    if snap_s:  # report the closest-point queries on their own
-        rep.timings["bake"] -= snap_s[0]
-        rep.timings["bake.snap"] = snap_s[0]
     # The gutter fill is CPU work (cv2): fill the PBR maps in a background thread while the
-    # normal map and occlusion are computed (on the GPU when there is one).
-    nearest = nearest_covered(maps.mask)
+    # occlusion is computed (on the GPU when there is one).
     background = ThreadPoolExecutor(1)
     pbr_planes: dict[str, tuple[np.ndarray, int]] = {
         "base_color": (maps.base_color, 3),
         # Metallic, roughness, alpha inpainted together (radius 1, as the reference does).
         "mra": (np.concatenate([maps.metallic, maps.roughness, maps.alpha], -1), 1),
     }
-    pbr_filled = background.submit(fill_gutters, pbr_planes, maps.mask, nearest=nearest)
+    pbr_filled = background.submit(fill_gutters, pbr_planes, maps.mask, nearest=geo.nearest)
     background.shutdown(wait=False)
-    timer.lap("gutter_fill")
     planes: dict[str, tuple[np.ndarray, int]] = {}
-    if normal_map and geo.decimated:
-        step("normal_map", 3, len(EXPORT_STEPS))
-        if projector is not None:  # exact: the dense normals at the snapped points
-            high = projector.normals_torch(snapped["face"], snapped["bary"])
-        else:
-            dv = torch.as_tensor(geo.dense_v).to(dev, torch.float32)
-            df = torch.as_tensor(geo.dense_f).to(dev, torch.int64)
-            field = dense_normal_field(dv, df, box[0], vs)
-            high = field_normals_at(field, maps.texel_pos, box[0], vs)
-        enc = bake_normal_map(uv_v, uv_n, uv_uv, uv_f, maps.texel_face, maps.texel_bary, high)
-        planes["normal"] = (scatter_plane(enc, maps.mask), 1)
-        timer.lap("normal_map")
     if ambient_occlusion:
         extent = box[1] - box[0]
-        ao = vertex_ambient_occlusion(uv_v, uv_n, c, box[0], vs, round(float(extent.max()) / vs))
-        occ = bake_occlusion(ao, uv_f, maps.texel_face, maps.texel_bary)
+        ao = vertex_ambient_occlusion(
+            geo.uv_v, geo.uv_n, c, box[0], vs, round(float(extent.max()) / vs)
+        )
+        occ = bake_occlusion(ao, geo.uv_f, maps.texel_face, maps.texel_bary)
         planes["occlusion"] = (scatter_plane(occ, maps.mask), 1)
         timer.lap("occlusion")
-    filled = fill_gutters(planes, maps.mask, nearest=nearest) if planes else {}
+    filled = fill_gutters(planes, maps.mask, nearest=geo.nearest) if planes else {}
     filled.update(pbr_filled.result())
     timer.lap("gutter_fill")
     mra = filled["mra"]
@@ -239,7 +195,7 @@ def _bake_textures(
         metallic=mra[..., 0:1],
         roughness=mra[..., 1:2],
         alpha=mra[..., 2:3],
-        normal_map=filled.get("normal"),
+        normal_map=geo.normal,
         occlusion=filled.get("occlusion"),
         alpha_mode=alpha_mode,
         double_sided=geo.double_sided,

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 """The geometry half of the export: everything that needs only the decoded mesh.
 
-Hole filling, orientation, decimation, clean-up, UV unwrap, vertex normals and the dense
-surface's closest-point index do not read the attribute voxels, so a backend can run them
-while the texture stages are still sampling (trellis2.generation.export_prefetch) and hand the
-result to `process_mesh(..., geometry=...)`. `process_mesh` without it runs this first.
+Hole filling, orientation, decimation, clean-up, UV unwrap, vertex normals, the texels'
+surface points (rasterised, snapped to the dense surface) and the normal map do not read the
+attribute voxels, so a backend can run them while the texture stages are still sampling
+(trellis2.generation.export_prefetch) and hand the result to `process_mesh(..., geometry=...)`;
+what is left is sampling the voxels at the texels, occlusion, gutters and encoding.
+`process_mesh` without it runs this first.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from trellis2.postprocess.bake import (
+    TexelSurface,
+    fill_gutters,
+    nearest_covered,
+    scatter_plane,
+    texel_surface,
+)
 from trellis2.postprocess.cleanup import clean_mesh, fill_holes, unify_face_orientations
 from trellis2.postprocess.closest_point import SurfaceProjector
 from trellis2.postprocess.decimate import simplify
+from trellis2.postprocess.normal_map import bake_normal_map, dense_normal_field, field_normals_at
 from trellis2.postprocess.topology import unique_edges, unique_edges_torch, vertex_normals
 from trellis2.postprocess.uv import UVMesh, uv_unwrap
 
@@ -39,18 +49,16 @@ class ExportReport:
 class PreparedGeometry:
     """Output of `prepare_geometry`; the frame is the aabb's (Z-up).
 
-    dense_v/dense_f: the hole-filled, outward-oriented full-resolution mesh (torch on the
-    export device, or numpy on the CPU path); uv: the decimated mesh split at UV seams;
-    uv_v/uv_f/uv_uv/uv_n: the same as tensors on `device` (float32 [V, 3], int64 [F, 3],
-    float32 [V, 2], float32 [V, 3]); projector: closest-point index of the dense mesh (only
-    when texels are snapped). The last fields record the settings it was made for, so
-    `process_mesh` can refuse a mismatch."""
+    uv: the decimated mesh split at UV seams; uv_v/uv_f/uv_uv/uv_n: the same as tensors on
+    `device` (float32 [V, 3], int64 [F, 3], float32 [V, 2], float32 [V, 3]); texels: the
+    covered texels and their (snapped) surface points; nearest: nearest-covered-texel maps for
+    the gutter fill; normal: the tangent-space normal map [S, S, 3] in [0, 1], gutters filled
+    (None without decimation or when not asked for). The last fields record the settings it
+    was made for, so `process_mesh` can refuse a mismatch."""
 
     box: np.ndarray  # [2, 3] float32 aabb
     voxel_size: float
     device: torch.device
-    dense_v: object
-    dense_f: object
     uv: UVMesh
     normals: np.ndarray  # [V, 3] float32, per UV-split vertex
     uv_v: torch.Tensor
@@ -59,9 +67,12 @@ class PreparedGeometry:
     uv_n: torch.Tensor
     decimated: bool
     double_sided: bool
-    projector: SurfaceProjector | None
+    texels: TexelSurface
+    nearest: tuple[np.ndarray, np.ndarray] | None
+    normal: np.ndarray | None
     decimation_target: int
     texture_size: int
+    normal_map: bool
 
 
 def has_open_edges(faces: np.ndarray | torch.Tensor, n_vertices: int) -> bool:
@@ -123,6 +134,7 @@ def prepare_geometry(
     uv_method: str = "auto",
     uv_time_limit_s: float = 10.0,
     snap_to_dense: bool | None = None,
+    normal_map: bool = True,
     device: torch.device | str = "cpu",
     torch_mesh: bool | None = None,
     on_step: StepCallback | None = None,
@@ -130,7 +142,8 @@ def prepare_geometry(
     on_decimated: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> PreparedGeometry:
     """Fill holes → orient → decimate (3x target, clean, target, clean) → orient → UV unwrap
-    → vertex normals → closest-point index of the dense mesh. Arguments as `process_mesh`;
+    → vertex normals → texels rasterised and snapped to the dense surface → normal map.
+    Everything the export does without the attribute voxels. Arguments as `process_mesh`;
     `on_decimated(vertices, faces)` (numpy) is called with the decimated mesh as soon as it
     exists (the prefetch makes the mesh preview from it)."""
     rep = report if report is not None else ExportReport()
@@ -187,26 +200,57 @@ def prepare_geometry(
     timer.lap("uv_unwrap")
     # Only real decimation loses detail (clean-up alone removes a handful of faces).
     decimated = len(dense_f) > decimation_target
+    uv_v = torch.from_numpy(uvm.vertices).to(dev)
+    uv_f = torch.from_numpy(uvm.faces).to(dev)
+    uv_uv = torch.from_numpy(uvm.uvs).to(dev)
+    uv_n = torch.from_numpy(normals).to(dev)
+    step("bake", 3, len(EXPORT_STEPS))
     projector = None
+    snap = None
+    snapped: dict[str, torch.Tensor] = {}
     if decimated and (snap_to_dense or snap_to_dense is None):
         projector = SurfaceProjector(dense_v, dense_f, cell_size=vs, device=dev)
         timer.lap("bake.index")
+
+        def snap(pos: torch.Tensor) -> torch.Tensor:
+            timer.lap("bake.texels")
+            p, snapped["face"], snapped["bary"] = projector.project_torch(pos)
+            timer.lap("bake.snap")
+            return p
+
+    texels = texel_surface(uv_v, uv_f, uv_uv, texture_size, snap, dev)
+    nearest = nearest_covered(texels.mask)
+    timer.lap("bake.texels")
+    normal = None
+    if normal_map and decimated:
+        if projector is not None:  # exact: the dense normals at the snapped points
+            high = projector.normals_torch(snapped["face"], snapped["bary"])
+        else:
+            dv = torch.as_tensor(dense_v).to(dev, torch.float32)
+            df = torch.as_tensor(dense_f).to(dev, torch.int64)
+            field = dense_normal_field(dv, df, box[0], vs)
+            high = field_normals_at(field, texels.texel_pos, box[0], vs)
+        enc = bake_normal_map(uv_v, uv_n, uv_uv, uv_f, texels.texel_face, texels.texel_bary, high)
+        plane = scatter_plane(enc, texels.mask)
+        normal = fill_gutters({"normal": (plane, 1)}, texels.mask, nearest=nearest)["normal"]
+        timer.lap("normal_map")
     return PreparedGeometry(
         box=box,
         voxel_size=vs,
         device=dev,
-        dense_v=dense_v,
-        dense_f=dense_f,
         uv=uvm,
         normals=normals,
-        uv_v=torch.from_numpy(uvm.vertices).to(dev),
-        uv_f=torch.from_numpy(uvm.faces).to(dev),
-        uv_uv=torch.from_numpy(uvm.uvs).to(dev),
-        uv_n=torch.from_numpy(normals).to(dev),
+        uv_v=uv_v,
+        uv_f=uv_f,
+        uv_uv=uv_uv,
+        uv_n=uv_n,
         decimated=decimated,
         # Closed shells are oriented outward and can be culled; open sheets must show both sides.
         double_sided=has_open_edges(f, len(v_np)),
-        projector=projector,
+        texels=texels,
+        nearest=nearest,
+        normal=normal,
         decimation_target=decimation_target,
         texture_size=texture_size,
+        normal_map=normal_map,
     )
