@@ -251,7 +251,9 @@ def _stacked_faces(atlas: UVMesh, cls: np.ndarray, size: int) -> np.ndarray:
     # against the front winner of its texel (3D point at the texel centre), allowing for the
     # up to 0.71 texel between the two (in world units: texel_world).
     uvf = atlas.uvs[f].astype(np.float64)
-    uv_area = 0.5 * np.abs(np.cross(uvf[:, 1] - uvf[:, 0], uvf[:, 2] - uvf[:, 0]))
+    e1, e2 = uvf[:, 1] - uvf[:, 0], uvf[:, 2] - uvf[:, 0]
+    # 2-D cross product by hand: np.cross of 2-vectors is deprecated and raises in new NumPy.
+    uv_area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     ok = (uv_area > 0) & (area > 0)
     texel_world = float(np.median(np.sqrt(area[ok] / uv_area[ok]))) / size if ok.any() else 0.0
