@@ -13,6 +13,7 @@ import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from trellis2.postprocess.non_manifold import split_non_manifold_edges
 from trellis2.postprocess.topology import (
     components_torch,
     directed_edges,
@@ -56,21 +57,10 @@ def remove_duplicate_faces(
 def repair_non_manifold_edges(
     vertices: np.ndarray, faces: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Where more than two faces share an edge, keep the two first faces and drop the others
-    (the hole this may open is closed by `fill_holes`)."""
-    if isinstance(faces, torch.Tensor):
-        return vertices, _repair_non_manifold_torch(faces, len(vertices))
-    _, inv, counts = unique_edges(faces, len(vertices))
-    if counts.max(initial=0) <= 2:
-        return vertices, faces
-    rows = np.flatnonzero(counts[inv] > 2)
-    rows = rows[np.lexsort((rows, inv[rows]))]
-    e_sorted = inv[rows]
-    start = np.r_[True, e_sorted[1:] != e_sorted[:-1]]
-    rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(start, np.arange(len(rows)), 0))
-    drop = np.zeros(len(faces), dtype=bool)
-    drop[rows[rank >= 2] // 3] = True
-    return vertices, faces[~drop]
+    """Make every edge used by at most two faces without removing any: touching parts are split
+    apart by duplicating vertices (see `non_manifold`). Face count and order are kept; new
+    vertices (copies) are appended."""
+    return split_non_manifold_edges(vertices, faces)
 
 
 def remove_small_connected_components(
@@ -206,22 +196,6 @@ def _remove_duplicates_torch(f: torch.Tensor, nv: int) -> torch.Tensor:
     first = torch.full((int(inv.max()) + 1,), len(f), dtype=torch.int64, device=f.device)
     first.scatter_reduce_(0, inv, torch.arange(len(f), device=f.device), reduce="amin")
     return f[torch.sort(first).values]
-
-
-def _repair_non_manifold_torch(f: torch.Tensor, nv: int) -> torch.Tensor:
-    _, inv, counts = unique_edges_torch(f, nv)
-    if len(counts) == 0 or int(counts.max()) <= 2:
-        return f
-    rows = torch.nonzero(counts[inv] > 2).squeeze(1)  # ascending, so stable sort keeps row order
-    rows = rows[torch.sort(inv[rows], stable=True).indices]
-    e_sorted = inv[rows]
-    start = torch.ones(len(rows), dtype=torch.bool, device=f.device)
-    start[1:] = e_sorted[1:] != e_sorted[:-1]
-    idx = torch.arange(len(rows), device=f.device)
-    first = torch.cummax(torch.where(start, idx, 0), 0).values
-    drop = torch.zeros(len(f), dtype=torch.bool, device=f.device)
-    drop[rows[(idx - first) >= 2] // 3] = True
-    return f[~drop]
 
 
 def _fill_holes_torch(v: torch.Tensor, f: torch.Tensor, max_perimeter: float):
