@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Everything GPU-side in one device call: set up, GPU tests, kernel bench, network and pipeline
-# benches. Every step has its own time limit so the whole run stays under ~9 minutes; each
+# Everything GPU-side in one device call: set up, GPU tests, kernel bench, network, export and
+# pipeline benches. Every step has its own time limit so the whole run stays under ~9 minutes; each
 # step's log lands in $OUT (the device tool returns that folder).
 #
 #   bench/device_all.sh                 # all steps
 #   STEPS="tests kernels" QUICK=1 bench/device_all.sh
 #   PIPELINE_ARGS="--types 512,1024_cascade" LIMIT_PIPELINE=280 STEPS=pipeline bench/device_all.sh
-# Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_PIPELINE, LIMIT_NETWORKS; extra
-# arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
+# Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_EXPORT, LIMIT_PIPELINE,
+# LIMIT_NETWORKS; extra arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
 #
 # Setup (offline wheels, Triton cache, fixtures) is in bench/device_env.sh. Carry .whl, .tcache
 # and .shared with the device call.
@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/device_env.sh
 source bench/device_env.sh
-STEPS=${STEPS:-"tests kernels networks pipeline"}
+STEPS=${STEPS:-"tests kernels networks export pipeline"}
 TEST_PATHS=${TEST_PATHS:-"tests/kernels tests/models tests/pipelines"}
 T0=$(date +%s)
 
@@ -48,6 +48,9 @@ step tests "${LIMIT_TESTS:-100}" $PY -m pytest -m gpu $TEST_PATHS -q \
 # shellcheck disable=SC2086  # the *_ARGS variables are word lists
 step kernels "${LIMIT_KERNELS:-190}" $PY bench/kernels.py $QUICK_ARG --json "$OUT/kernels.json" \
     ${KERNELS_ARGS:-}
+# The export: dense 1M-face case on CUDA, then on 2 pinned CPU cores (the CI machine's size).
+step export "${LIMIT_EXPORT:-120}" bash -c "$PY bench/export.py --cases dense_cuda --runs 3 && \
+    OMP_NUM_THREADS=2 taskset -c 0,1 $PY bench/export.py --cases dense --runs 1"
 # shellcheck disable=SC2086
 step pipeline "${LIMIT_PIPELINE:-300}" $PY bench/pipeline.py --json "$OUT/pipeline.json" \
     ${PIPELINE_ARGS:-}
