@@ -26,7 +26,13 @@ import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from trellis2.postprocess.topology import components_torch, unique_edges, unique_edges_torch
+from trellis2.postprocess.topology import (
+    components_torch,
+    directed_edges,
+    edge_keys,
+    unique_edges,
+    unique_edges_torch,
+)
 
 _COPLANAR = 1e-9  # |sin| below this (relative) counts as exactly 0 or 180 degrees
 
@@ -37,10 +43,15 @@ def split_non_manifold_edges(
     """Split vertices so no edge is used by more than two faces; face count and order, and all
     positions, are kept (new vertices are copies appended after the old ones)."""
     if isinstance(faces, torch.Tensor):
-        v, f = _fan_split_torch(vertices, faces)
-        return _cut_torch(v, f)
-    v, f = _fan_split_np(vertices, faces)
-    return _cut_np(v, f)
+        v, f, hit = _fan_split_torch(vertices, faces)
+        if hit is None:
+            return v, f
+        new = torch.ones(len(v) - len(hit), dtype=torch.bool, device=hit.device)
+        return _cut_torch(v, f, torch.cat([hit, new]))
+    v, f, hit = _fan_split_np(vertices, faces)
+    if hit is None:
+        return v, f
+    return _cut_np(v, f, np.concatenate([hit, np.ones(len(v) - len(hit), dtype=bool)]))
 
 
 # -- numpy ----------------------------------------------------------------------------------
@@ -50,11 +61,12 @@ def _end_corner(r):
     return r - r % 3 + (r % 3 + 1) % 3
 
 
-def _fan_split_np(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fan_split_np(v: np.ndarray, f: np.ndarray):
+    """(vertices, faces, hit: bool [V] the vertices it worked on, None when all is manifold)."""
     nv = len(v)
     e, inv, counts = unique_edges(f, nv)
     if counts.max(initial=0) <= 2:
-        return v, f
+        return v, f, None
     c = counts[inv]
     nm = np.flatnonzero(c > 2)
     hit = np.zeros(nv, dtype=bool)
@@ -97,7 +109,7 @@ def _fan_split_np(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     low = np.full(ncomp, len(nodes), dtype=np.int64)
     np.minimum.at(low, lab, np.arange(len(nodes)))
     rep = low[lab]  # smallest node of each node's fan, as components_torch labels it
-    return _assign_np(v, f, nodes, rep)
+    return (*_assign_np(v, f, nodes, rep), hit)
 
 
 def _angles_np(v, f, e, rows, first):
@@ -139,13 +151,21 @@ def _assign_np(v, f, nodes, rep):
     return np.concatenate([v, v[vert[extra]]]), out.reshape(-1, 3)
 
 
-def _cut_np(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    _, inv, counts = unique_edges(f, len(v))
+def _cut_np(
+    v: np.ndarray, f: np.ndarray, touched: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 2. touched: bool [V], only edges at these vertices can be over-used (all if None)."""
+    e = directed_edges(f)
+    rows = np.arange(len(e))
+    if touched is not None:
+        rows = np.flatnonzero(touched[e[:, 0]] | touched[e[:, 1]])
+    _, inv, counts = np.unique(edge_keys(e[rows], len(v)), return_inverse=True, return_counts=True)
     if counts.max(initial=0) <= 2:
         return v, f
-    rows = np.flatnonzero(counts[inv] > 2)
-    rows = rows[np.argsort(inv[rows], kind="stable")]
-    grp = inv[rows]
+    sel = counts[inv] > 2
+    rows, inv = rows[sel], inv[sel]
+    o = np.argsort(inv, kind="stable")
+    rows, grp = rows[o], inv[o]
     idx = np.arange(len(rows))
     start = np.r_[True, grp[1:] != grp[:-1]]
     rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
@@ -168,11 +188,11 @@ def _first_of_group_torch(grp: torch.Tensor) -> torch.Tensor:
     return torch.cummax(torch.where(start, idx, 0), 0).values
 
 
-def _fan_split_torch(v: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _fan_split_torch(v: torch.Tensor, f: torch.Tensor):
     nv, dev = len(v), f.device
     e, inv, counts = unique_edges_torch(f, nv)
     if len(counts) == 0 or int(counts.max()) <= 2:
-        return v, f
+        return v, f, None
     c = counts[inv]
     nm = torch.nonzero(c > 2).squeeze(1)
     hit = torch.zeros(nv, dtype=torch.bool, device=dev)
@@ -211,7 +231,7 @@ def _fan_split_torch(v: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, to
     nodes = torch.nonzero(hit[flat]).squeeze(1)
     a, b = torch.searchsorted(nodes, la), torch.searchsorted(nodes, lb)
     rep = components_torch(len(nodes), a, b)
-    return _assign_torch(v, f, nodes, rep)
+    return (*_assign_torch(v, f, nodes, rep), hit)
 
 
 def _angles_torch(v, f, e, rows, first):
@@ -255,13 +275,24 @@ def _assign_torch(v, f, nodes, rep):
     return torch.cat([v, v[vert[extra]]]), out.reshape(-1, 3)
 
 
-def _cut_torch(v: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    _, inv, counts = unique_edges_torch(f, len(v))
+def _cut_torch(
+    v: torch.Tensor, f: torch.Tensor, touched: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    e = torch.stack([f, torch.roll(f, -1, dims=1)], -1).reshape(-1, 2)
+    if touched is None:
+        rows = torch.arange(len(e), device=f.device)
+    else:
+        rows = torch.nonzero(touched[e[:, 0]] | touched[e[:, 1]]).squeeze(1)
+    e = e[rows]
+    key = torch.minimum(e[:, 0], e[:, 1]) * len(v) + torch.maximum(e[:, 0], e[:, 1])
+    _, inv, counts = torch.unique(key, return_inverse=True, return_counts=True)
     if len(counts) == 0 or int(counts.max()) <= 2:
         return v, f
-    rows = torch.nonzero(counts[inv] > 2).squeeze(1)
-    rows = rows[torch.sort(inv[rows], stable=True).indices]
-    rank = torch.arange(len(rows), device=f.device) - _first_of_group_torch(inv[rows])
+    sel = counts[inv] > 2
+    rows, inv = rows[sel], inv[sel]
+    o = torch.sort(inv, stable=True).indices
+    rows, grp = rows[o], inv[o]
+    rank = torch.arange(len(rows), device=f.device) - _first_of_group_torch(grp)
     extra = rows[rank >= 2]
     corners = torch.unique(torch.cat([extra, _end_corner(extra)]))
     flat = f.reshape(-1).clone()
