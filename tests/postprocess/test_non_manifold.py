@@ -86,14 +86,30 @@ def test_a_book_of_fins_keeps_every_page(n):
     np.testing.assert_array_equal(sorted_faces_as_points(v2, f2), sorted_faces_as_points(v, f))
 
 
-def test_inward_faces_that_cannot_be_paired_are_still_cut_free():
-    """Wrong orientation (inside-out box against an outward one) defeats the angular pairing;
-    the fallback still leaves no edge with more than two faces and drops nothing."""
+def test_half_inverted_faces_still_end_with_two_faces_per_edge():
+    """Inconsistent orientation misleads the angular pairing; the later passes still leave no
+    edge with more than two faces and drop nothing."""
     v, f = voxel_surface(TWO_BOXES_ON_AN_EDGE)
     f = f.copy()
     f[: len(f) // 2] = f[: len(f) // 2, ::-1]
     _, f2 = repair_non_manifold_edges(v, f)
     assert len(f2) == len(f) and edge_use(f2).max() <= 2
+
+
+def random_voxels(n: int = 12, fill: float = 0.45, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return voxel_surface([tuple(c) for c in np.argwhere(rng.random((n, n, n)) < fill).tolist()])
+
+
+def test_random_voxels_with_pinches_come_out_closed_with_every_face():
+    """Random voxels touch along edges whose endpoints also join the parts elsewhere (pinches
+    that the angular pairing alone cannot split): the fan cut still closes them."""
+    v, f = random_voxels()
+    assert (edge_use(f) > 2).sum() > 100
+    v2, f2 = repair_non_manifold_edges(v, f)
+    assert len(f2) == len(f)
+    assert edge_use(f2).max() == 2 and edge_use(f2).min() == 2
+    np.testing.assert_array_equal(sorted_faces_as_points(v2, f2), sorted_faces_as_points(v, f))
 
 
 @pytest.mark.parametrize(
@@ -102,8 +118,9 @@ def test_inward_faces_that_cannot_be_paired_are_still_cut_free():
         lambda: voxel_surface([*TWO_BOX_PAIRS, (0, 0, 1), (2, 2, 2)]),
         lambda: voxel_surface(CHECKER_2X2),
         lambda: book_of_fins(5),
+        random_voxels,
     ],
-    ids=["boxes", "checker", "fins"],
+    ids=["boxes", "checker", "fins", "random_voxels"],
 )
 @pytest.mark.parametrize("op", [repair_non_manifold_edges, clean_mesh], ids=["repair", "clean"])
 def test_torch_non_manifold_repair_gives_the_numpy_result(make, op):

@@ -10,9 +10,13 @@ their back faces: for outward-oriented meshes each pair bounds the same solid we
 blobs touching along an edge pair up per blob). At every endpoint of such an edge the corners are
 grouped into fans, linked across manifold edges and across the chosen pairs; each fan beyond the
 first gets its own copy of the vertex. Touching closed parts come out as separate closed parts.
-Pass 2 (cut). Where pass 1 could not separate the faces (inconsistent orientation, ties), the
-faces past the first two on an edge (in face order) get their own copies of the edge's two
-vertices: no edge keeps more than two faces, and no face is lost.
+Pass 2 (fan cut). Where a fan still joins both sides of an over-used edge around its endpoint
+(a pinch: the parts also meet elsewhere around the vertex), the fans are rebuilt with no links
+across the remaining over-used edges, which splits the pinch; on voxel surfaces this closes
+every case seen (see bench/non_manifold.py). Pass 3 (face cut), the guarantee for what is
+left (inconsistent orientation, angle ties): the faces past the first two on an edge (in face
+order) get their own copies of the edge's two vertices. No edge keeps more than two faces, and
+no face is lost.
 
 Work is limited to corners at vertices of non-manifold edges, so the cost on a clean mesh is
 one edge sort (the same as before), and a few sorts of the affected corners otherwise.
@@ -42,16 +46,18 @@ def split_non_manifold_edges(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split vertices so no edge is used by more than two faces; face count and order, and all
     positions, are kept (new vertices are copies appended after the old ones)."""
-    if isinstance(faces, torch.Tensor):
-        v, f, hit = _fan_split_torch(vertices, faces)
-        if hit is None:
-            return v, f
-        new = torch.ones(len(v) - len(hit), dtype=torch.bool, device=hit.device)
-        return _cut_torch(v, f, torch.cat([hit, new]))
-    v, f, hit = _fan_split_np(vertices, faces)
+    torch_path = isinstance(faces, torch.Tensor)
+    fan_split = _fan_split_torch if torch_path else _fan_split_np
+    v, f, hit = fan_split(vertices, faces)
     if hit is None:
         return v, f
-    return _cut_np(v, f, np.concatenate([hit, np.ones(len(v) - len(hit), dtype=bool)]))
+    v, f, hit2 = fan_split(v, f, pair=False)
+    if hit2 is None:
+        return v, f
+    if torch_path:
+        new = torch.ones(len(v) - len(hit2), dtype=torch.bool, device=hit2.device)
+        return _cut_torch(v, f, torch.cat([hit2, new]))
+    return _cut_np(v, f, np.concatenate([hit2, np.ones(len(v) - len(hit2), dtype=bool)]))
 
 
 # -- numpy ----------------------------------------------------------------------------------
@@ -61,8 +67,9 @@ def _end_corner(r):
     return r - r % 3 + (r % 3 + 1) % 3
 
 
-def _fan_split_np(v: np.ndarray, f: np.ndarray):
-    """(vertices, faces, hit: bool [V] the vertices it worked on, None when all is manifold)."""
+def _fan_split_np(v: np.ndarray, f: np.ndarray, pair: bool = True):
+    """(vertices, faces, hit: bool [V] the vertices it worked on, None when all is manifold).
+    pair=False: no links across over-used edges (the faces there are cut apart)."""
     nv = len(v)
     e, inv, counts = unique_edges(f, nv)
     if counts.max(initial=0) <= 2:
@@ -75,24 +82,10 @@ def _fan_split_np(v: np.ndarray, f: np.ndarray):
     m = np.flatnonzero((c == 2) & (hit[e[:, 0]] | hit[e[:, 1]]))
     m = m[np.argsort(inv[m], kind="stable")]
     p1, p2 = [m[0::2]], [m[1::2]]
-    # Non-manifold edges: sort each edge's rows by angle, pair back-to-back neighbours.
-    nm = nm[np.argsort(inv[nm], kind="stable")]
-    grp = inv[nm]
-    n = len(nm)
-    idx = np.arange(n)
-    start = np.r_[True, grp[1:] != grp[:-1]]
-    first = np.maximum.accumulate(np.where(start, idx, 0))
-    ang = _angles_np(v, f, e, nm, first)
-    o = np.argsort(ang, kind="stable")
-    o = o[np.argsort(grp[o], kind="stable")]  # by (edge, angle, row); groups keep their spans
-    rows = nm[o]
-    nxt = np.r_[idx[1:], 0]
-    end = np.r_[grp[1:] != grp[:-1], True]
-    nxt[end] = first[end]
-    back = e[rows, 0] > e[rows, 1]  # runs the edge high -> low: its back faces the next angle
-    pair = back & ~back[nxt]
-    p1.append(rows[pair])
-    p2.append(rows[nxt[pair]])
+    if pair:
+        q1, q2 = _angular_pairs_np(v, f, e, inv, nm)
+        p1.append(q1)
+        p2.append(q2)
     r1, r2 = np.concatenate(p1), np.concatenate(p2)
     same = e[r1, 0] == e[r2, 0]
     s1, t1 = r1, _end_corner(r1)
@@ -110,6 +103,27 @@ def _fan_split_np(v: np.ndarray, f: np.ndarray):
     np.minimum.at(low, lab, np.arange(len(nodes)))
     rep = low[lab]  # smallest node of each node's fan, as components_torch labels it
     return (*_assign_np(v, f, nodes, rep), hit)
+
+
+def _angular_pairs_np(v, f, e, inv, nm):
+    """Rows of each edge used by > 2 faces (nm, ascending) sorted by angle about the edge and
+    paired back-to-back: (first rows, second rows)."""
+    nm = nm[np.argsort(inv[nm], kind="stable")]
+    grp = inv[nm]
+    n = len(nm)
+    idx = np.arange(n)
+    start = np.r_[True, grp[1:] != grp[:-1]]
+    first = np.maximum.accumulate(np.where(start, idx, 0))
+    ang = _angles_np(v, f, e, nm, first)
+    o = np.argsort(ang, kind="stable")
+    o = o[np.argsort(grp[o], kind="stable")]  # by (edge, angle, row); groups keep their spans
+    rows = nm[o]
+    nxt = np.r_[idx[1:], 0]
+    end = np.r_[grp[1:] != grp[:-1], True]
+    nxt[end] = first[end]
+    back = e[rows, 0] > e[rows, 1]  # runs the edge high -> low: its back faces the next angle
+    pair = back & ~back[nxt]
+    return rows[pair], rows[nxt[pair]]
 
 
 def _angles_np(v, f, e, rows, first):
@@ -188,7 +202,7 @@ def _first_of_group_torch(grp: torch.Tensor) -> torch.Tensor:
     return torch.cummax(torch.where(start, idx, 0), 0).values
 
 
-def _fan_split_torch(v: torch.Tensor, f: torch.Tensor):
+def _fan_split_torch(v: torch.Tensor, f: torch.Tensor, pair: bool = True):
     nv, dev = len(v), f.device
     e, inv, counts = unique_edges_torch(f, nv)
     if len(counts) == 0 or int(counts.max()) <= 2:
@@ -201,24 +215,11 @@ def _fan_split_torch(v: torch.Tensor, f: torch.Tensor):
     del c
     m = m[torch.sort(inv[m], stable=True).indices]
     p1, p2 = [m[0::2]], [m[1::2]]
-    nm = nm[torch.sort(inv[nm], stable=True).indices]
-    grp = inv[nm]
+    if pair:
+        q1, q2 = _angular_pairs_torch(v, f, e, inv, nm)
+        p1.append(q1)
+        p2.append(q2)
     del inv, counts
-    n = len(nm)
-    idx = torch.arange(n, device=dev)
-    first = _first_of_group_torch(grp)
-    ang = _angles_torch(v, f, e, nm, first)
-    o = torch.sort(ang, stable=True).indices
-    o = o[torch.sort(grp[o], stable=True).indices]
-    rows = nm[o]
-    nxt = torch.roll(idx, -1)
-    end = torch.ones(n, dtype=torch.bool, device=dev)
-    end[:-1] = grp[1:] != grp[:-1]
-    nxt[end] = first[end]
-    back = e[rows, 0] > e[rows, 1]
-    pair = back & ~back[nxt]
-    p1.append(rows[pair])
-    p2.append(rows[nxt[pair]])
     r1, r2 = torch.cat(p1), torch.cat(p2)
     same = e[r1, 0] == e[r2, 0]
     s1, t1 = r1, _end_corner(r1)
@@ -232,6 +233,26 @@ def _fan_split_torch(v: torch.Tensor, f: torch.Tensor):
     a, b = torch.searchsorted(nodes, la), torch.searchsorted(nodes, lb)
     rep = components_torch(len(nodes), a, b)
     return (*_assign_torch(v, f, nodes, rep), hit)
+
+
+def _angular_pairs_torch(v, f, e, inv, nm):
+    nm = nm[torch.sort(inv[nm], stable=True).indices]
+    grp = inv[nm]
+    dev = f.device
+    n = len(nm)
+    idx = torch.arange(n, device=dev)
+    first = _first_of_group_torch(grp)
+    ang = _angles_torch(v, f, e, nm, first)
+    o = torch.sort(ang, stable=True).indices
+    o = o[torch.sort(grp[o], stable=True).indices]
+    rows = nm[o]
+    nxt = torch.roll(idx, -1)
+    end = torch.ones(n, dtype=torch.bool, device=dev)
+    end[:-1] = grp[1:] != grp[:-1]
+    nxt[end] = first[end]
+    back = e[rows, 0] > e[rows, 1]
+    pair = back & ~back[nxt]
+    return rows[pair], rows[nxt[pair]]
 
 
 def _angles_torch(v, f, e, rows, first):
