@@ -51,13 +51,18 @@ def split_non_manifold_edges(
     v, f, hit = fan_split(vertices, faces)
     if hit is None:
         return v, f
-    v, f, hit2 = fan_split(v, f, pair=False)
-    if hit2 is None:
+    v, f, hit = fan_split(v, f, pair=False, touched=_with_new(hit, len(v)))
+    if hit is None:
         return v, f
-    if torch_path:
-        new = torch.ones(len(v) - len(hit2), dtype=torch.bool, device=hit2.device)
-        return _cut_torch(v, f, torch.cat([hit2, new]))
-    return _cut_np(v, f, np.concatenate([hit2, np.ones(len(v) - len(hit2), dtype=bool)]))
+    cut = _cut_torch if torch_path else _cut_np
+    return cut(v, f, _with_new(hit, len(v)))
+
+
+def _with_new(hit, nv: int):
+    """hit: bool [V0] extended to [nv] with True for the vertices appended since."""
+    if isinstance(hit, torch.Tensor):
+        return torch.cat([hit, torch.ones(nv - len(hit), dtype=torch.bool, device=hit.device)])
+    return np.concatenate([hit, np.ones(nv - len(hit), dtype=bool)])
 
 
 # -- numpy ----------------------------------------------------------------------------------
@@ -67,14 +72,26 @@ def _end_corner(r):
     return r - r % 3 + (r % 3 + 1) % 3
 
 
-def _fan_split_np(v: np.ndarray, f: np.ndarray, pair: bool = True):
+def _fan_split_np(v: np.ndarray, f: np.ndarray, pair: bool = True, touched=None):
     """(vertices, faces, hit: bool [V] the vertices it worked on, None when all is manifold).
-    pair=False: no links across over-used edges (the faces there are cut apart)."""
+    pair=False: no links across over-used edges (the faces there are cut apart). touched: bool
+    [V], only edges at these vertices can be over-used (all if None)."""
     nv = len(v)
-    e, inv, counts = unique_edges(f, nv)
-    if counts.max(initial=0) <= 2:
-        return v, f, None
-    c = counts[inv]
+    if touched is None:
+        e, inv, counts = unique_edges(f, nv)
+        if counts.max(initial=0) <= 2:
+            return v, f, None
+        c = counts[inv]
+    else:  # only edges at touched vertices can be over-used: sort just those
+        e = directed_edges(f)
+        rows = np.flatnonzero(touched[e[:, 0]] | touched[e[:, 1]])
+        _, sub, counts = np.unique(edge_keys(e[rows], nv), return_inverse=True, return_counts=True)
+        if counts.max(initial=0) <= 2:
+            return v, f, None
+        inv = np.full(len(e), -1, dtype=np.int64)
+        inv[rows] = sub
+        c = np.zeros(len(e), dtype=np.int64)
+        c[rows] = counts[sub]
     nm = np.flatnonzero(c > 2)
     hit = np.zeros(nv, dtype=bool)
     hit[e[nm].reshape(-1)] = True
@@ -202,12 +219,25 @@ def _first_of_group_torch(grp: torch.Tensor) -> torch.Tensor:
     return torch.cummax(torch.where(start, idx, 0), 0).values
 
 
-def _fan_split_torch(v: torch.Tensor, f: torch.Tensor, pair: bool = True):
+def _fan_split_torch(v: torch.Tensor, f: torch.Tensor, pair: bool = True, touched=None):
     nv, dev = len(v), f.device
-    e, inv, counts = unique_edges_torch(f, nv)
-    if len(counts) == 0 or int(counts.max()) <= 2:
-        return v, f, None
-    c = counts[inv]
+    if touched is None:
+        e, inv, counts = unique_edges_torch(f, nv)
+        if len(counts) == 0 or int(counts.max()) <= 2:
+            return v, f, None
+        c = counts[inv]
+    else:
+        e = torch.stack([f, torch.roll(f, -1, dims=1)], -1).reshape(-1, 2)
+        rows = torch.nonzero(touched[e[:, 0]] | touched[e[:, 1]]).squeeze(1)
+        er = e[rows]
+        key = torch.minimum(er[:, 0], er[:, 1]) * nv + torch.maximum(er[:, 0], er[:, 1])
+        _, sub, counts = torch.unique(key, return_inverse=True, return_counts=True)
+        if len(counts) == 0 or int(counts.max()) <= 2:
+            return v, f, None
+        inv = torch.full((len(e),), -1, dtype=torch.int64, device=dev)
+        inv[rows] = sub
+        c = torch.zeros(len(e), dtype=torch.int64, device=dev)
+        c[rows] = counts[sub]
     nm = torch.nonzero(c > 2).squeeze(1)
     hit = torch.zeros(nv, dtype=torch.bool, device=dev)
     hit[e[nm].reshape(-1)] = True
