@@ -5,10 +5,10 @@ kenney_platformer_character has a bevelled panel glued on its chest over a diffe
 chest face. When the clean-up still dropped faces at non-manifold edges, the hidden chest face and
 the panel became one chart of the fast atlas, whose planar projection gave both the same texels:
 the bake painted the chest's colour over the panel (20.0 dB at resolution 64, 21.7 dB at 512).
-Two changes now each prevent it: the atlas splits stacked layers into charts of their own
-(tests/postprocess/test_uv_atlas.py; 25.2 dB at 64 with the old clean-up) and the clean-up repairs
-non-manifold edges by splitting vertices, which keeps the hidden face out of the panel's chart
-(24.3 dB at 64 with the old atlas). This guards the end result.
+Two changes each prevent it: the clean-up now repairs non-manifold edges by splitting vertices
+(c1fa2c3), which keeps the hidden face out of the panel's chart (24.3 dB at 64), and the atlas's
+opt-in stacked-layer split (`split_stacked`, tests/postprocess/test_uv_atlas.py; 25.2 dB at 64
+with the old clean-up). This guards the end result with the default settings.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def _coverage(uvs: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
 
 def test_chart_atlas_gives_stacked_layers_of_one_chart_separate_texels() -> None:
     v, f = _stacked_layers()
-    atlas = chart_atlas(v, f, texture_size=256)
+    atlas = chart_atlas(v, f, texture_size=256, split_stacked=True)
     cover = _coverage(atlas.uvs, atlas.faces, 256)
     covered = int((cover > 0).sum())
     assert covered > 0.2 * 256 * 256  # the charts fill the square (the check is meaningful)
@@ -86,6 +86,6 @@ def test_chart_atlas_gives_stacked_layers_of_one_chart_separate_texels() -> None
 
 def test_chart_atlas_leaves_a_single_layer_in_one_chart() -> None:
     v, f = _grid(16, 0.0, 1.0, 0.0, 0.3)
-    atlas = chart_atlas(v.astype(np.float32), f, texture_size=256)
+    atlas = chart_atlas(v.astype(np.float32), f, texture_size=256, split_stacked=True)
     assert len(atlas.uvs) == len(v)  # no seam: one chart, vertices not split
     assert int((_coverage(atlas.uvs, atlas.faces, 256) > 1).sum()) == 0

@@ -53,11 +53,13 @@ def uv_unwrap(
     method: str = "auto",
     texture_size: int = 1024,
     time_limit_s: float = 10.0,
+    split_stacked: bool = False,
 ) -> UVMesh:
     """Unwrap (vertices float [V, 3], faces int [F, 3]) into a non-overlapping atlas.
 
     `texture_size` sets the chart padding (2 texels) of the "charts" method; `time_limit_s`
-    bounds xatlas. Raises ValueError for an unknown method."""
+    bounds xatlas; `split_stacked` turns on the fast atlas's stacked-layer check (see
+    `chart_atlas`). Raises ValueError for an unknown method."""
     if method not in ("auto", "xatlas", "charts"):
         raise ValueError(f"uv method must be auto, xatlas or charts, got {method!r}")
     use_xatlas = method == "xatlas" or (method == "auto" and len(faces) <= XATLAS_AUTO_MAX_FACES)
@@ -70,7 +72,7 @@ def uv_unwrap(
             len(faces),
             time_limit_s,
         )
-    return chart_atlas(vertices, faces, texture_size=texture_size)
+    return chart_atlas(vertices, faces, texture_size=texture_size, split_stacked=split_stacked)
 
 
 def _xatlas_child(conn, vertices: np.ndarray, faces: np.ndarray) -> None:
@@ -130,22 +132,29 @@ def _smoothed_face_normals(vertices: np.ndarray, faces: np.ndarray, rounds: int 
 
 
 def chart_atlas(
-    vertices: np.ndarray, faces: np.ndarray, texture_size: int = 1024, padding_texels: float = 2.0
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    texture_size: int = 1024,
+    padding_texels: float = 2.0,
+    split_stacked: bool = False,
 ) -> UVMesh:
     """The fast atlas: axis-class charts, planar projection, shelf packing (see module doc).
 
     A planar projection is not injective when one chart holds two surface layers stacked along
     its axis (a panel glued onto a body: the hidden face under the panel, linked to the panel
     front through the panel's bevel). Their texels would overlap and the bake would paint one
-    layer's colour on the other, so such layers are split into charts of their own
-    (`_stacked_faces`, up to SPLIT_ROUNDS times)."""
+    layer's colour on the other; with `split_stacked` such layers are split into charts of their
+    own (`_stacked_faces`, up to SPLIT_ROUNDS times). Off by default: since the clean-up repairs
+    non-manifold edges by splitting vertices (c1fa2c3) the one real case seen (Kenney's chest
+    panel) no longer forms such a chart, and the check's false positives fragment charts
+    (Kenney at 512: 34.77 dB without, 33.88 dB with; see bench/RESULTS.md)."""
     nf = len(faces)
     normals = _smoothed_face_normals(vertices, faces)
     cls = np.argmax(normals @ _AXES.T, axis=1)
     pairs, _ = manifold_face_pairs(faces, len(vertices))
     pairs = pairs[cls[pairs[:, 0]] == cls[pairs[:, 1]]]
     layer = np.zeros(nf, np.int64)
-    for round_ in range(SPLIT_ROUNDS + 1):
+    for round_ in range(SPLIT_ROUNDS + 1 if split_stacked else 1):
         linked = pairs[layer[pairs[:, 0]] == layer[pairs[:, 1]]]
         g = sparse.coo_matrix(
             (np.ones(len(linked), np.int8), (linked[:, 0], linked[:, 1])), shape=(nf, nf)
@@ -154,7 +163,7 @@ def chart_atlas(
         atlas = _project_and_pack(
             vertices, faces, chart, n_charts, cls, padding_texels / texture_size
         )
-        if round_ == SPLIT_ROUNDS:
+        if not split_stacked or round_ == SPLIT_ROUNDS:
             break
         stacked = _stacked_faces(atlas, cls, min(texture_size, SPLIT_CHECK_SIZE))
         if not stacked.any():
