@@ -183,6 +183,7 @@ def _bake_textures(
         timer.lap("occlusion")
     filled = fill_gutters(planes, maps.mask, nearest=geo.nearest) if planes else {}
     filled.update(pbr_filled.result())
+    normal_plane = geo.normal_map_plane()
     timer.lap("gutter_fill")
     mra = filled["mra"]
     uvm = geo.uv
@@ -195,7 +196,7 @@ def _bake_textures(
         metallic=mra[..., 0:1],
         roughness=mra[..., 1:2],
         alpha=mra[..., 2:3],
-        normal_map=geo.normal,
+        normal_map=normal_plane,
         occlusion=filled.get("occlusion"),
         alpha_mode=alpha_mode,
         double_sided=geo.double_sided,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,8 +53,9 @@ class PreparedGeometry:
     uv: the decimated mesh split at UV seams; uv_v/uv_f/uv_uv/uv_n: the same as tensors on
     `device` (float32 [V, 3], int64 [F, 3], float32 [V, 2], float32 [V, 3]); texels: the
     covered texels and their (snapped) surface points; nearest: nearest-covered-texel maps for
-    the gutter fill; normal: the tangent-space normal map [S, S, 3] in [0, 1], gutters filled
-    (None without decimation or when not asked for). The last fields record the settings it
+    the gutter fill; normal: the tangent-space normal map [S, S, 3] in [0, 1] as a future
+    (its gutter fill runs in a CPU thread meanwhile; None without decimation or when not asked
+    for): read it with `normal_map_plane()`. The last fields record the settings it
     was made for, so `process_mesh` can refuse a mismatch."""
 
     box: np.ndarray  # [2, 3] float32 aabb
@@ -69,10 +71,13 @@ class PreparedGeometry:
     double_sided: bool
     texels: TexelSurface
     nearest: tuple[np.ndarray, np.ndarray] | None
-    normal: np.ndarray | None
+    normal: Future[np.ndarray] | None
     decimation_target: int
     texture_size: int
     normal_map: bool
+
+    def normal_map_plane(self) -> np.ndarray | None:
+        return None if self.normal is None else self.normal.result()
 
 
 def has_open_edges(faces: np.ndarray | torch.Tensor, n_vertices: int) -> bool:
@@ -232,7 +237,12 @@ def prepare_geometry(
             high = field_normals_at(field, texels.texel_pos, box[0], vs)
         enc = bake_normal_map(uv_v, uv_n, uv_uv, uv_f, texels.texel_face, texels.texel_bary, high)
         plane = scatter_plane(enc, texels.mask)
-        normal = fill_gutters({"normal": (plane, 1)}, texels.mask, nearest=nearest)["normal"]
+        # cv2 releases the GIL: the gutter fill overlaps whatever comes next.
+        pool = ThreadPoolExecutor(1, thread_name_prefix="normal-gutter")
+        normal = pool.submit(
+            lambda: fill_gutters({"normal": (plane, 1)}, texels.mask, nearest=nearest)["normal"]
+        )
+        pool.shutdown(wait=False)
         timer.lap("normal_map")
     return PreparedGeometry(
         box=box,
