@@ -73,3 +73,18 @@ def assert_verbose_allclose(
             f"{name}: {int(bad.sum())} of {a.numel()} elements exceed atol={atol} rtol={rtol}; "
             f"max abs {s['max_abs']:.3g}, max rel {s['max_rel']:.3g}\n" + "\n".join(lines)
         )
+
+
+def ovoxel_mesh(ov: object, grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The O-Voxel's extracted mesh (vertices [V, 3], faces [F, 3]) in the unit aabb at `grid`
+    (`ov` has numpy coords, dual_vertices and intersected, as build_ovoxel/asset_to_ovoxel give)."""
+    from trellis2.representations.o_voxel import flexible_dual_grid_to_mesh
+
+    return flexible_dual_grid_to_mesh(
+        torch.from_numpy(ov.coords),  # type: ignore[attr-defined]
+        torch.from_numpy(ov.dual_vertices),  # type: ignore[attr-defined]
+        torch.from_numpy(ov.intersected),  # type: ignore[attr-defined]
+        None,
+        [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]],
+        grid_size=grid,
+    )

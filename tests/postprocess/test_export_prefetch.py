@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.utils import ovoxel_mesh
 from trellis2.generation.export_prefetch import ExportPrefetch
 from trellis2.generation.types import ExportSettings
 from trellis2.postprocess import PBR_ATTR_LAYOUT, export_asset
@@ -16,7 +17,6 @@ from trellis2.postprocess.export_geometry import prepare_geometry
 from trellis2.preview.body import build_ovoxel
 from trellis2.preview.silhouette import crop_to_object, image_to_rgba
 from trellis2.representations.mesh import Mesh
-from trellis2.representations.o_voxel import flexible_dual_grid_to_mesh
 
 AABB = [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
 GRID = 48
@@ -27,14 +27,7 @@ SETTINGS = ExportSettings(decimation_target=3000, texture_size=128)
 def ovoxel(shared_dir):
     rgba = crop_to_object(image_to_rgba(Image.open(shared_dir / "images" / "banana.png")))
     ov = build_ovoxel(rgba, GRID)
-    v, f = flexible_dual_grid_to_mesh(
-        torch.from_numpy(ov.coords),
-        torch.from_numpy(ov.dual_vertices),
-        torch.from_numpy(ov.intersected),
-        None,
-        AABB,
-        grid_size=GRID,
-    )
+    v, f = ovoxel_mesh(ov, GRID)
     return ov, v, f
 
 

@@ -13,6 +13,7 @@ import trimesh
 
 import trellis2.postprocess.remesh as remesh_module
 from tests.gltf_validation import problems, validate
+from tests.utils import ovoxel_mesh
 from trellis2.postprocess import PBR_ATTR_LAYOUT, to_glb
 from trellis2.postprocess.closest_point import SubdividedSurface
 from trellis2.postprocess.convert import AABB, asset_to_ovoxel
@@ -20,7 +21,6 @@ from trellis2.postprocess.decimate import surface_error
 from trellis2.postprocess.remesh import drop_inner_shells, remesh_narrow_band_dc
 from trellis2.postprocess.remesh_band import closest_point_on_triangles
 from trellis2.postprocess.topology import directed_edges, unique_edges
-from trellis2.representations.o_voxel import flexible_dual_grid_to_mesh
 from trellis2.representations.o_voxel.gltf_source import load_gltf
 
 RES = 48
@@ -33,14 +33,7 @@ def fox(shared_dir):
     src = load_gltf(shared_dir / "assets" / "gltf" / "khronos_fox.glb")
     src.normalize()
     ov = asset_to_ovoxel(src, RES)
-    v, f = flexible_dual_grid_to_mesh(
-        torch.from_numpy(ov.coords),
-        torch.from_numpy(ov.dual_vertices),
-        torch.from_numpy(ov.intersected),
-        None,
-        AABB,
-        grid_size=RES,
-    )
+    v, f = ovoxel_mesh(ov, RES)
     return ov, v, f
 
 

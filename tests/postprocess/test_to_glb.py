@@ -14,10 +14,11 @@ import torch
 from PIL import Image
 
 from tests.gltf_validation import problems, validate
+from tests.utils import ovoxel_mesh
 from trellis2.postprocess import PBR_ATTR_LAYOUT, to_glb
 from trellis2.preview.body import build_ovoxel
 from trellis2.preview.silhouette import crop_to_object, image_to_rgba
-from trellis2.representations.o_voxel import flexible_dual_grid_to_mesh, grid_sample_3d
+from trellis2.representations.o_voxel import grid_sample_3d
 
 AABB = [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
 
@@ -49,14 +50,7 @@ def test_signature_and_defaults_match_the_reference():
 def small_ovoxel(shared_dir):
     rgba = crop_to_object(image_to_rgba(Image.open(shared_dir / "images" / "banana.png")))
     ov = build_ovoxel(rgba, 48)
-    v, f = flexible_dual_grid_to_mesh(
-        torch.from_numpy(ov.coords),
-        torch.from_numpy(ov.dual_vertices),
-        torch.from_numpy(ov.intersected),
-        None,
-        AABB,
-        grid_size=48,
-    )
+    v, f = ovoxel_mesh(ov, 48)
     return ov, v, f
 
 
