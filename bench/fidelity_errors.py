@@ -34,8 +34,9 @@ from trellis2.representations.o_voxel.gltf_source import bilinear, load_gltf
 from trellis2.representations.o_voxel.grid_sample import sample_attrs
 
 
-def shared_texels(uvs: np.ndarray, faces: np.ndarray, size: int) -> tuple[int, int]:
-    """(texels covered by a face, texels covered by two or more) at size² texel centres."""
+def texel_coverage(uvs: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
+    """Number of faces covering each texel centre [size, size] (independent of the rasteriser:
+    per-face edge functions over its bounding box; strict, so shared edges are not overlaps)."""
     t = uvs[faces].astype(np.float64) * size - 0.5
     count = np.zeros((size, size), np.int32)
     for a, b, c in t:
@@ -44,13 +45,20 @@ def shared_texels(uvs: np.ndarray, faces: np.ndarray, size: int) -> tuple[int, i
         if (hi < lo).any():
             continue
         x, y = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
-        w = [
-            (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
-            for p, q in ((b, c), (c, a), (a, b))
-        ]
-        w = np.stack(w)
+        w = np.stack(
+            [
+                (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
+                for p, q in ((b, c), (c, a), (a, b))
+            ]
+        )
         inside = (w > 0).all(0) | (w < 0).all(0)
         count[y[inside], x[inside]] += 1
+    return count
+
+
+def shared_texels(uvs: np.ndarray, faces: np.ndarray, size: int) -> tuple[int, int]:
+    """(texels covered by a face, texels covered by two or more) at size² texel centres."""
+    count = texel_coverage(uvs, faces, size)
     return int((count > 0).sum()), int((count > 1).sum())
 
 

@@ -9,7 +9,13 @@ colour over the panel.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from fidelity_errors import texel_coverage
 
 from trellis2.postprocess.uv import chart_atlas
 
@@ -51,31 +57,10 @@ def _stacked_layers(n: int = 16) -> tuple[np.ndarray, np.ndarray]:
     return key.astype(np.float32), inv.reshape(-1)[f]
 
 
-def _coverage(uvs: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
-    """Number of faces covering each texel centre [size, size] (independent of the rasteriser:
-    per-face edge functions over its bounding box)."""
-    t = uvs[faces].astype(np.float64) * size - 0.5
-    count = np.zeros((size, size), np.int32)
-    for a, b, c in t:
-        lo = np.maximum(np.ceil(np.minimum(np.minimum(a, b), c)), 0).astype(int)
-        hi = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), size - 1).astype(int)
-        if (hi < lo).any():
-            continue
-        x, y = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
-
-        def edge(p, q, x=x, y=y):
-            return (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
-
-        w = np.stack([edge(b, c), edge(c, a), edge(a, b)])
-        inside = (w > 0).all(0) | (w < 0).all(0)  # strict: shared edges are not overlaps
-        count[y[inside], x[inside]] += 1
-    return count
-
-
 def test_chart_atlas_gives_stacked_layers_of_one_chart_separate_texels() -> None:
     v, f = _stacked_layers()
     atlas = chart_atlas(v, f, texture_size=256, split_stacked=True)
-    cover = _coverage(atlas.uvs, atlas.faces, 256)
+    cover = texel_coverage(atlas.uvs, atlas.faces, 256)
     covered = int((cover > 0).sum())
     assert covered > 0.2 * 256 * 256  # the charts fill the square (the check is meaningful)
     # Before the split ~100 % of the texels were covered twice; what is left is the sliver next
@@ -88,4 +73,4 @@ def test_chart_atlas_leaves_a_single_layer_in_one_chart() -> None:
     v, f = _grid(16, 0.0, 1.0, 0.0, 0.3)
     atlas = chart_atlas(v.astype(np.float32), f, texture_size=256, split_stacked=True)
     assert len(atlas.uvs) == len(v)  # no seam: one chart, vertices not split
-    assert int((_coverage(atlas.uvs, atlas.faces, 256) > 1).sum()) == 0
+    assert int((texel_coverage(atlas.uvs, atlas.faces, 256) > 1).sum()) == 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields, is_dataclass
@@ -86,7 +85,7 @@ class ExportPrefetch:
         self._lock = threading.Lock()
         self.error: BaseException | None = None
         self.mismatch = False  # take() found the assembled mesh unlike the prefetched one
-        # The worker's step timings (preview, clean, decimate, uv_unwrap, bake.index) in s.
+        # The worker's step timings in s (clean, decimate, on_decimated = the preview, ...).
         self.report = ExportReport()
 
     # ------------------------------------------------------------------ caller's thread
@@ -171,13 +170,11 @@ class ExportPrefetch:
 
     def _post_preview(self, vertices: Any, faces: Any) -> None:
         assert self.make_preview is not None
-        t = time.perf_counter()
-        try:
+        try:  # timed by prepare_geometry as its "on_decimated" step
             preview = self.make_preview(vertices, faces)
         except Exception:  # a preview must never fail the job
             _LOGGER.exception("mesh preview failed")
             preview = None
-        self.report.timings["preview"] = time.perf_counter() - t
         if preview is not None:
             with self._lock:
                 self._previews.append(("mesh", preview[0], preview[1]))

@@ -110,15 +110,9 @@ def _env_flag(name: str) -> bool:
 
 
 def _weight_bytes(pipeline: Any) -> int:
-    modules = [*pipeline.models.values(), getattr(pipeline, "image_cond_model", None)]
-    total = 0
-    for m in modules:
-        if isinstance(m, torch.nn.Module) or hasattr(m, "model"):
-            mod = m if isinstance(m, torch.nn.Module) else m.model
-            if isinstance(mod, torch.nn.Module):
-                tensors = [*mod.parameters(), *mod.buffers()]
-                total += sum(t.numel() * t.element_size() for t in tensors)
-    return total
+    modules = [*pipeline.models.values(), pipeline.image_cond_module()]
+    tensors = [t for m in modules if m is not None for t in (*m.parameters(), *m.buffers())]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def loaded_types(pipeline: Any) -> tuple[str, ...]:
@@ -170,34 +164,36 @@ class Trellis2Backend:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.weights = "random" if random_weights else weights
+        # Resident although it does not fit comfortably (forced): see the module docstring.
+        self.tight_memory = False
         if pipeline is None:
             from trellis2.pipelines import Trellis2ImageTo3DPipeline
 
             # Auto: load parked on the CPU, then decide from the weights' real size.
-            park = True if low_vram is None else low_vram
+            offload = True if low_vram is None else low_vram
             if random_weights:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
                     None,
                     random_weights=True,
                     device=device,
-                    low_vram=park,
+                    low_vram=offload,
                     pipeline_types=pipeline_types,
                 )
             else:
                 pipeline = Trellis2ImageTo3DPipeline.from_pretrained(
-                    weights, rembg_model=rembg_model, low_vram=park, pipeline_types=pipeline_types
+                    weights,
+                    rembg_model=rembg_model,
+                    low_vram=offload,
+                    pipeline_types=pipeline_types,
                 )
             fits = resident_fits(pipeline, device)
             if low_vram is None:
                 pipeline.low_vram = not fits
-            # Resident although it does not fit comfortably (forced): save memory where speed
-            # allows, with the image encoder parked in host memory and no export overlap.
             self.tight_memory = not pipeline.low_vram and not fits
             pipeline.to(device)
             if self.tight_memory:
                 pipeline.park_image_cond_model()
         self.pipeline = pipeline
-        self.tight_memory = getattr(self, "tight_memory", False)
         # The last job's export: {"prefetch_used": bool, "timings": step -> seconds}.
         self.last_export: dict[str, Any] = {}
         self.random_weights = bool(getattr(pipeline, "random_weights", False))

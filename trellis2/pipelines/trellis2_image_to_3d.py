@@ -154,14 +154,19 @@ class Trellis2ImageTo3DPipeline(PipelineBase):
         rembg = self._rembg if not callable(self._rembg) or hasattr(self._rembg, "to") else None
         return [self.image_cond_model, rembg]
 
+    def image_cond_module(self) -> torch.nn.Module | None:
+        """The image encoder's torch module (the extractor's `.model`), None for other kinds."""
+        enc = self.image_cond_model
+        module = enc if isinstance(enc, torch.nn.Module) else getattr(enc, "model", None)
+        return module if isinstance(module, torch.nn.Module) else None
+
     def park_image_cond_model(self) -> bool:
         """With the networks resident on a GPU: keep the image encoder's weights in pinned host
         memory and upload them only for conditioning (trellis2.pipelines.parking; ~0.02 s per
         call for 1.13 GiB on an H100). Returns whether it parked (not in low-VRAM mode, on the
         CPU, or for an encoder that is not a torch module)."""
-        enc = self.image_cond_model
-        module = enc if isinstance(enc, torch.nn.Module) else getattr(enc, "model", None)
-        if self.low_vram or self._device.type != "cuda" or not isinstance(module, torch.nn.Module):
+        module = self.image_cond_module()
+        if self.low_vram or self._device.type != "cuda" or module is None:
             return False
         from trellis2.pipelines.parking import PinnedParking
 

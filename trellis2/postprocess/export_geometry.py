@@ -50,8 +50,8 @@ class ExportReport:
 class PreparedGeometry:
     """Output of `prepare_geometry`; the frame is the aabb's (Z-up).
 
-    uv: the decimated mesh split at UV seams; uv_v/uv_f/uv_uv/uv_n: the same as tensors on
-    `device` (float32 [V, 3], int64 [F, 3], float32 [V, 2], float32 [V, 3]); texels: the
+    uv: the decimated mesh split at UV seams; uv_v/uv_f/uv_n: its vertices, faces and vertex
+    normals as tensors on `device` (float32 [V, 3], int64 [F, 3], float32 [V, 3]); texels: the
     covered texels and their (snapped) surface points; nearest: nearest-covered-texel maps for
     the gutter fill; normal: the tangent-space normal map [S, S, 3] in [0, 1] as a future
     (its gutter fill runs in a CPU thread meanwhile; None without decimation or when not asked
@@ -65,9 +65,7 @@ class PreparedGeometry:
     normals: np.ndarray  # [V, 3] float32, per UV-split vertex
     uv_v: torch.Tensor
     uv_f: torch.Tensor
-    uv_uv: torch.Tensor
     uv_n: torch.Tensor
-    decimated: bool
     double_sided: bool
     texels: TexelSurface
     nearest: tuple[np.ndarray, np.ndarray] | None
@@ -252,9 +250,7 @@ def prepare_geometry(
         normals=normals,
         uv_v=uv_v,
         uv_f=uv_f,
-        uv_uv=uv_uv,
         uv_n=uv_n,
-        decimated=decimated,
         # Closed shells are oriented outward and can be culled; open sheets must show both sides.
         double_sided=has_open_edges(f, len(v_np)),
         texels=texels,
