@@ -10,10 +10,12 @@ Cases:
            median of --runs), per-step breakdown.
   convert  glTF → O-Voxel → GLB round trip of webgltf_barrel.glb with fidelity figures.
   assets   the same round trip for every asset in shared/assets/gltf, one row each;
-           --jobs N converts them in N parallel processes.
+           --jobs N converts them in N parallel processes; --bake-from source|voxels picks
+           where the textures come from (convert's default: the source's own materials). Each
+           row also gives the O-Voxel field's own base-colour PSNR (the voxels-bake ceiling).
 
 Usage: python bench/export.py [--cases preview,dense,convert] [--runs 3] [--resolution 256]
-       python bench/export.py --cases assets --resolution 512 --jobs 8
+       python bench/export.py --cases assets --resolution 512 --jobs 8 [--bake-from voxels]
 Pin the cores to reproduce a 2-core budget elsewhere: taskset -c 0,1 python bench/export.py
 """
 
@@ -159,7 +161,9 @@ def bench_convert(resolution: int) -> None:
     )
 
 
-def _convert_one(path: Path, resolution: int, threads: int) -> tuple[str, int, object, float]:
+def _convert_one(
+    path: Path, resolution: int, threads: int, bake_from: str
+) -> tuple[str, int, object, float]:
     import trimesh
 
     from trellis2.postprocess.convert import convert_asset
@@ -168,29 +172,33 @@ def _convert_one(path: Path, resolution: int, threads: int) -> tuple[str, int, o
     src_tris = sum(len(g.faces) for g in trimesh.load(str(path), force="scene").dump())
     t = time.perf_counter()
     _, rep = convert_asset(
-        path, resolution, ExportSettings(decimation_target=200_000, texture_size=2048)
+        path,
+        resolution,
+        ExportSettings(decimation_target=200_000, texture_size=2048),
+        bake_from=bake_from,  # type: ignore[arg-type]
     )
     total = time.perf_counter() - t - rep.timings.get("fidelity", 0.0)
     return path.stem, src_tris, rep, total
 
 
-def bench_assets(resolution: int, jobs: int = 1) -> None:
+def bench_assets(resolution: int, jobs: int = 1, bake_from: str = "source") -> None:
     """Every shared asset through convert_asset; `jobs` parallel processes (spawned, each with
     cpus // jobs torch threads)."""
     paths = sorted((SHARED / "assets" / "gltf").glob("*.glb"))
     threads = max(1, len(os.sched_getaffinity(0)) // max(jobs, 1))
     print(
         f"\nRound trip of every asset at {resolution} (decimation 200k, texture 2048), "
-        f"{jobs} parallel job(s) x {threads} thread(s)\n"
-        "| asset | source tris | voxels | triangles | Chamfer (vox) | PSNR (dB) | convert s |"
-        " fidelity s |\n|---|---|---|---|---|---|---|---|"
+        f"{jobs} parallel job(s) x {threads} thread(s), textures baked from the {bake_from}\n"
+        "| asset | source tris | voxels | triangles | Chamfer (vox) | PSNR (dB) |"
+        " O-Voxel field PSNR (dB) | convert s | fidelity s |\n|---|---|---|---|---|---|---|---|---|"
     )
 
     def row(res: tuple[str, int, object, float]) -> None:
         name, src_tris, rep, total = res
         print(
             f"| {name} | {src_tris:,} | {rep.voxels:,} | {rep.triangles:,} | "  # type: ignore[attr-defined]
-            f"{rep.chamfer_voxels:.3f} | {rep.base_color_psnr_db:.1f} | {total:.1f} | "  # type: ignore[attr-defined]
+            f"{rep.chamfer_voxels:.3f} | {rep.base_color_psnr_db:.1f} | "  # type: ignore[attr-defined]
+            f"{rep.ovoxel_base_color_psnr_db:.1f} | {total:.1f} | "  # type: ignore[attr-defined]
             f"{rep.timings.get('fidelity', 0.0):.1f} |",  # type: ignore[attr-defined]
             flush=True,
         )
@@ -198,13 +206,13 @@ def bench_assets(resolution: int, jobs: int = 1) -> None:
     t = time.perf_counter()
     if jobs <= 1:
         for p in paths:
-            row(_convert_one(p, resolution, threads))
+            row(_convert_one(p, resolution, threads, bake_from))
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futs = [pool.submit(_convert_one, p, resolution, threads) for p in paths]
+            futs = [pool.submit(_convert_one, p, resolution, threads, bake_from) for p in paths]
             for fut in as_completed(futs):
                 row(fut.result())
     print(f"all {len(paths)} assets: {time.perf_counter() - t:.1f} s wall")
@@ -218,6 +226,7 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes for --cases assets")
     ap.add_argument("--profile", action="store_true", help="cProfile the last dense_cuda run")
+    ap.add_argument("--bake-from", choices=["source", "voxels"], default="source")
     args = ap.parse_args()
     cpus = len(os.sched_getaffinity(0))
     print(
@@ -235,7 +244,7 @@ def main() -> int:
     if "convert" in cases:
         bench_convert(args.resolution)
     if "assets" in cases:
-        bench_assets(args.resolution, args.jobs)
+        bench_assets(args.resolution, args.jobs, args.bake_from)
     return 0
 
 

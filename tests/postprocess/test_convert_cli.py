@@ -34,3 +34,6 @@ def test_convert_writes_the_asset_and_reports_fidelity_as_json(shared_dir, tmp_p
     assert 0 < report["triangles"] <= 3000
     assert 0 <= report["chamfer_voxels"] < 0.5
     assert report["base_color_psnr_db"] > 15
+    assert report["bake_from"] == "source"
+    # The O-Voxel field's own colour fidelity is reported beside the file's.
+    assert report["ovoxel_base_color_psnr_db"] > 10

@@ -127,11 +127,18 @@ def sample_texels(
 ) -> BakedMaps:
     """The attribute half: sparse trilinear samples of the voxels (attr_coords [N, 3] int,
     attr_feats [N, C]) at the texels' positions → PBR planes (see `bake_attributes`)."""
-    pos = texels.texel_pos
     feats = sample_attrs(
-        attr_feats.float().to(device), attr_coords.to(device), pos, origin, voxel_size
-    ).clamp_(0.0, 1.0)
-    planes = scatter_plane(feats, texels.mask)
+        attr_feats.float().to(device), attr_coords.to(device), texels.texel_pos, origin, voxel_size
+    )
+    return maps_from_values(texels, feats, attr_layout)
+
+
+def maps_from_values(
+    texels: TexelSurface, values: torch.Tensor, attr_layout: Mapping[str, slice]
+) -> BakedMaps:
+    """Per-texel attribute values [L, C] (any source: the voxels, or a source asset's
+    materials) → PBR planes clamped to [0, 1] (see `bake_attributes`)."""
+    planes = scatter_plane(values.float().clamp(0.0, 1.0), texels.mask)
     return BakedMaps(
         base_color=planes[..., attr_layout["base_color"]],
         metallic=planes[..., attr_layout["metallic"]],
@@ -141,7 +148,7 @@ def sample_texels(
         texel_index=texels.texel_index,
         texel_face=texels.texel_face,
         texel_bary=texels.texel_bary,
-        texel_pos=pos,
+        texel_pos=texels.texel_pos,
     )
 
 

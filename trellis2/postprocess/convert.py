@@ -3,9 +3,18 @@
 
 `asset_to_ovoxel` runs `mesh_to_flexible_dual_grid` (texturing-pipeline weights 1.0 / 0.2 / 1e-2)
 and gives each voxel the source material (base colour, metallic, roughness, alpha) at the surface
-point closest to its centre. `convert_asset` then runs the same export as the generators.
+point closest to its centre. `convert_asset` then runs the same export as the generators. The
+textures are re-baked from one of two places (`bake_from`):
+
+- "source" (default): each texel takes the source asset's own material at the closest point of
+  the source surface, as a high-to-low-poly bake does. The geometry is the O-Voxel's; texture
+  detail finer than a voxel (printed text, decals) survives.
+- "voxels": each texel samples the O-Voxel attribute field, exactly as a generated asset is
+  exported. This shows what the O-Voxel representation keeps.
+
 `fidelity` measures the result against the source: Chamfer distance (mean of both one-sided
 point-to-surface distances, in voxels) and base-colour PSNR over surface samples.
+`ovoxel_color_psnr` measures the O-Voxel attribute field itself (no UV atlas, no texture).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,9 +38,11 @@ from trellis2.postprocess.remesh import remesh_for_export
 from trellis2.representations.o_voxel.attr_fit import fit_attributes as fit_attrs
 from trellis2.representations.o_voxel.flexible_dual_grid import flexible_dual_grid_to_mesh
 from trellis2.representations.o_voxel.gltf_source import SourceMesh, bilinear, load_gltf
+from trellis2.representations.o_voxel.grid_sample import sample_attrs
 from trellis2.representations.o_voxel.mesh_to_ovoxel import mesh_to_flexible_dual_grid
 
 AABB = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+BakeFrom = Literal["source", "voxels"]
 
 
 @dataclass
@@ -50,8 +62,12 @@ class ConvertReport:
     resolution: int
     voxels: int = 0
     triangles: int = 0
+    bake_from: str = "source"
     chamfer_voxels: float = float("nan")
     base_color_psnr_db: float = float("nan")
+    # Base-colour PSNR of the O-Voxel attribute field on the dense O-Voxel surface: the ceiling
+    # of a "voxels" bake, and what any generated asset at this resolution can carry.
+    ovoxel_base_color_psnr_db: float = float("nan")
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -64,12 +80,14 @@ def asset_to_ovoxel(
     fit_attributes: bool = False,
     fit_samples_per_voxel: float = 16.0,
     fit_seed: int = 1,
+    surface: SubdividedSurface | None = None,
 ) -> OVoxelAsset:
     """Source (already normalised into the unit aabb, Z-up) → O-Voxel at `resolution`.
 
     fit_attributes: replace the point-sampled attributes by the least-squares fit of their
     trilinear field to fit_samples_per_voxel × N area-uniform source samples
-    (trellis2.representations.o_voxel.attr_fit; slower, sharper at sub-voxel colour detail)."""
+    (trellis2.representations.o_voxel.attr_fit; slower, sharper at sub-voxel colour detail).
+    surface: `source_surface(src, resolution)`, when the caller made it already."""
     coords, dual, inter = mesh_to_flexible_dual_grid(
         torch.from_numpy(src.vertices),
         torch.from_numpy(src.faces),
@@ -83,7 +101,7 @@ def asset_to_ovoxel(
     # reconstruction weighs voxel values by centre distance, so this fits the bake better than
     # sampling at the dual vertex (+1.3 dB base-colour PSNR on khronos_fox at 128).
     pos = ((coords.double() + 0.5) / resolution - 0.5).numpy()
-    surface = SubdividedSurface(src.vertices, src.faces, 1.0 / resolution)
+    surface = surface or source_surface(src, resolution)
     _, face, bary = surface.project(pos.astype(np.float32))
     attrs = src.sample(face, bary)
     if fit_attributes and len(coords):
@@ -101,6 +119,22 @@ def asset_to_ovoxel(
     return OVoxelAsset(coords.numpy(), dual.numpy(), inter.numpy(), attrs, resolution)
 
 
+def source_surface(src: SourceMesh, resolution: int) -> SubdividedSurface:
+    """Closest-point queries on the source asset, split to voxel-sized edges."""
+    return SubdividedSurface(src.vertices, src.faces, 1.0 / resolution)
+
+
+def source_texel_attributes(src: SourceMesh, surface: SubdividedSurface):
+    """The `texel_attributes` of a source bake: texel positions [L, 3] (any device) → the
+    source material (PBR layout [L, 6]) at the closest point of the source surface."""
+
+    def sample(pos: torch.Tensor) -> torch.Tensor:
+        _, face, bary = surface.project(pos.detach().float().cpu().numpy())
+        return torch.from_numpy(src.sample(face, bary))
+
+    return sample
+
+
 def convert_asset(
     path: str | Path,
     resolution: int,
@@ -111,19 +145,24 @@ def convert_asset(
     remesh_band: float = 1,
     remesh_project: float = 0.9,
     fit_attributes: bool = False,
+    bake_from: BakeFrom = "source",
 ) -> tuple[GeneratedAsset, ConvertReport]:
     """glTF/GLB file → (exported asset, report with timings and, optionally, fidelity).
     remesh: replace the O-Voxel mesh by its closed narrow-band dual-contouring shell before the
     export, as to_glb(remesh=True) (trellis2.postprocess.remesh). fit_attributes: least-squares
-    voxel attributes (see `asset_to_ovoxel`)."""
+    voxel attributes (see `asset_to_ovoxel`). bake_from: where texel colours come from (see the
+    module docstring)."""
+    if bake_from not in ("source", "voxels"):
+        raise ValueError(f"bake_from must be 'source' or 'voxels', got {bake_from!r}")
     settings = settings or ExportSettings()
-    rep = ConvertReport(resolution=resolution)
+    rep = ConvertReport(resolution=resolution, bake_from=bake_from)
     t = time.perf_counter()
     src = load_gltf(path)
     src.normalize()
     rep.timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
-    ov = asset_to_ovoxel(src, resolution, fit_attributes=fit_attributes)
+    surface = source_surface(src, resolution)
+    ov = asset_to_ovoxel(src, resolution, fit_attributes=fit_attributes, surface=surface)
     rep.voxels = len(ov.coords)
     rep.timings["to_ovoxel"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -136,6 +175,10 @@ def convert_asset(
         grid_size=resolution,
     )
     rep.timings["to_mesh"] = time.perf_counter() - t
+    if with_report:
+        t = time.perf_counter()
+        rep.ovoxel_base_color_psnr_db = ovoxel_color_psnr(src, surface, ov, v, f)
+        rep.timings["fidelity"] = time.perf_counter() - t
     if remesh:
         t = time.perf_counter()
         v, f = remesh_for_export(v, f, AABB, None, resolution, remesh_band, remesh_project)
@@ -156,10 +199,12 @@ def convert_asset(
                 "resolution": resolution,
                 "remesh": remesh,
                 "fit_attributes": fit_attributes,
+                "bake_from": bake_from,
             }
         },
         name=name,
         report=export_rep,
+        texel_attributes=source_texel_attributes(src, surface) if bake_from == "source" else None,
     )
     rep.timings.update({f"export.{k}": x for k, x in export_rep.timings.items()})
     rep.triangles = asset.triangle_count
@@ -167,7 +212,7 @@ def convert_asset(
         t = time.perf_counter()
         chamfer, psnr = fidelity(src, asset.files[0].data, resolution)
         rep.chamfer_voxels, rep.base_color_psnr_db = chamfer, psnr
-        rep.timings["fidelity"] = time.perf_counter() - t
+        rep.timings["fidelity"] = rep.timings.get("fidelity", 0.0) + time.perf_counter() - t
     return asset, rep
 
 
@@ -211,6 +256,34 @@ def _sample_surface(v: np.ndarray, f: np.ndarray, n: int, rng: np.random.Generat
     return pts.astype(np.float32), face, bary.astype(np.float32)
 
 
+def ovoxel_color_psnr(
+    src: SourceMesh,
+    surface: SubdividedSurface,
+    ov: OVoxelAsset,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    samples: int = 100_000,
+    seed: int = 0,
+) -> float:
+    """Base-colour PSNR (dB) of the O-Voxel attribute field, sampled trilinearly (as the export
+    does) at area-uniform points of the dense O-Voxel mesh, against the source material at their
+    closest source points."""
+    v, f = vertices.numpy(), faces.numpy()
+    if len(f) == 0 or len(ov.coords) == 0:
+        return float("nan")
+    pts, _, _ = _sample_surface(v, f, samples, np.random.default_rng(seed))
+    field = sample_attrs(
+        torch.from_numpy(ov.attrs).float(),
+        torch.from_numpy(ov.coords).long(),
+        torch.from_numpy(pts),
+        np.asarray(AABB[0], np.float32),
+        1.0 / ov.grid_size,
+    ).clamp(0.0, 1.0)
+    _, face, bary = surface.project(pts)
+    mse = float(((field[:, :3].numpy() - src.sample(face, bary)[:, :3]) ** 2).mean())
+    return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
+
+
 def fidelity(
     src: SourceMesh, glb: bytes, resolution: int, samples: int = 100_000, seed: int = 0
 ) -> tuple[float, float]:
@@ -249,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decimation-target", type=int, default=200_000)
     ap.add_argument("--report", action="store_true", help="print fidelity figures as JSON")
     ap.add_argument(
+        "--bake-from",
+        choices=["source", "voxels"],
+        default="source",
+        help="texture source: the input's own materials at the closest source point (default; "
+        "keeps detail finer than a voxel) or the O-Voxel attribute field (as generated assets)",
+    )
+    ap.add_argument(
         "--remesh",
         action="store_true",
         help="narrow-band dual-contouring remesh first (closed single-sided shells)",
@@ -277,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         with_report=args.report,
         remesh=args.remesh,
         fit_attributes=args.fit_attributes,
+        bake_from=args.bake_from,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     for f in asset.files:

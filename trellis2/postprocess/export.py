@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,6 +25,7 @@ from trellis2.generation.types import ExportSettings, GeneratedAsset, OutputFile
 from trellis2.postprocess.bake import (
     choose_alpha_mode,
     fill_gutters,
+    maps_from_values,
     sample_texels,
     scatter_plane,
 )
@@ -45,12 +46,18 @@ __all__ = [
     "PBR_ATTR_LAYOUT",
     "ExportReport",
     "PreparedGeometry",
+    "TexelAttributes",
     "export_asset",
     "has_open_edges",
     "prepare_geometry",
     "process_mesh",
     "to_glb",
 ]
+
+# Texel positions [L, 3] (aabb frame, on the export device, snapped to the dense surface) →
+# attribute values [L, C] in the export's attr_layout: replaces sampling the attribute voxels,
+# e.g. `trellis2 convert` re-baking the source asset's own textures.
+TexelAttributes = Callable[[torch.Tensor], torch.Tensor]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,6 +98,7 @@ def process_mesh(
     report: ExportReport | None = None,
     torch_mesh: bool | None = None,
     geometry: PreparedGeometry | None = None,
+    texel_attributes: TexelAttributes | None = None,
 ) -> TexturedMesh:
     """Run the export path; inputs as for `to_glb`. Returns a TexturedMesh (Z-up frame).
 
@@ -106,7 +114,9 @@ def process_mesh(
     torch_mesh: run clean-up and decimation as torch on `device` (None = on CUDA only; True on
     the CPU exercises the GPU code path, slower than numpy there).
     geometry: the result of `prepare_geometry` for these vertices/faces and settings (made
-    ahead, e.g. while the texture stages ran); then only the texture half runs here."""
+    ahead, e.g. while the texture stages ran); then only the texture half runs here.
+    texel_attributes: where texel colours come from instead of the attribute voxels (which then
+    serve only the ambient occlusion)."""
     rep = report if report is not None else ExportReport()
     step = on_step or (lambda name, i, n: None)
     if device is None:
@@ -139,7 +149,9 @@ def process_mesh(
                 f"texture size, normal map, device): {(*made, str(geometry.device))} vs "
                 f"{(*asked, str(dev))}; prepare it again"
             )
-    return _bake_textures(geometry, attr_volume, coords, attr_layout, ambient_occlusion, step, rep)
+    return _bake_textures(
+        geometry, attr_volume, coords, attr_layout, ambient_occlusion, step, rep, texel_attributes
+    )
 
 
 def _bake_textures(
@@ -150,6 +162,7 @@ def _bake_textures(
     ambient_occlusion: bool,
     step: StepCallback,
     rep: ExportReport,
+    texel_attributes: TexelAttributes | None = None,
 ) -> TexturedMesh:
     """The attribute half: sample the voxels at the prepared texels → occlusion → gutter fill."""
     dev, box, vs = geo.device, geo.box, geo.voxel_size
@@ -159,7 +172,11 @@ def _bake_textures(
         c = c[:, 1:]
     feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
     step("bake", 3, len(EXPORT_STEPS))
-    maps = sample_texels(geo.texels, c, feats, _layout(attr_layout), box[0], vs, dev)
+    if texel_attributes is None:
+        maps = sample_texels(geo.texels, c, feats, _layout(attr_layout), box[0], vs, dev)
+    else:
+        values = texel_attributes(geo.texels.texel_pos)
+        maps = maps_from_values(geo.texels, values.to(dev), _layout(attr_layout))
     alpha_mode = choose_alpha_mode(maps.alpha, maps.mask)
     timer.lap("bake")
     # The gutter fill is CPU work (cv2): fill the PBR maps in a background thread while the
@@ -276,11 +293,12 @@ def export_asset(
     on_step: StepCallback | None = None,
     report: ExportReport | None = None,
     geometry: PreparedGeometry | None = None,
+    texel_attributes: TexelAttributes | None = None,
 ) -> GeneratedAsset:
     """What backends call: the export path driven by `ExportSettings`, returning the files and
     their statistics. `extras` (provenance) lands in the glTF asset's `extras`. `geometry`:
     the geometry half made ahead (`prepare_geometry` with the same settings), see
-    `process_mesh`."""
+    `process_mesh`; so is `texel_attributes`."""
     rep = report if report is not None else ExportReport()
     mesh = process_mesh(
         vertices,
@@ -297,6 +315,7 @@ def export_asset(
         on_step=on_step,
         report=rep,
         geometry=geometry,
+        texel_attributes=texel_attributes,
     )
     if on_step:
         on_step("write", 4, len(EXPORT_STEPS))
