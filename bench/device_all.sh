@@ -7,8 +7,9 @@
 #   bench/device_all.sh                 # all steps
 #   STEPS="tests kernels" QUICK=1 bench/device_all.sh
 #   PIPELINE_ARGS="--types 512,1024_cascade" LIMIT_PIPELINE=280 STEPS=pipeline bench/device_all.sh
-# Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_EXPORT, LIMIT_PIPELINE,
-# LIMIT_NETWORKS; extra arguments: KERNELS_ARGS, PIPELINE_ARGS, NETWORKS_ARGS (word-split).
+# Per-step limits (seconds): LIMIT_TESTS, LIMIT_KERNELS, LIMIT_EXPORT, LIMIT_ASSETS,
+# LIMIT_PIPELINE, LIMIT_NETWORKS; extra arguments: KERNELS_ARGS, ASSETS_ARGS, PIPELINE_ARGS,
+# NETWORKS_ARGS (word-split). "assets" is not in the default STEPS (about 5 minutes of CPU).
 #
 # Setup (offline wheels, Triton cache, fixtures) is in bench/device_env.sh. Carry .whl, .tcache
 # and .shared with the device call.
@@ -51,6 +52,10 @@ step kernels "${LIMIT_KERNELS:-190}" $PY bench/kernels.py $QUICK_ARG --json "$OU
 # The export: dense 1M-face case on CUDA, then on 2 pinned CPU cores (the CI machine's size).
 step export "${LIMIT_EXPORT:-120}" bash -c "$PY bench/export.py --cases dense_cuda --runs 3 && \
     OMP_NUM_THREADS=2 taskset -c 0,1 $PY bench/export.py --cases dense --runs 1"
+# The round trip of every shared asset at 512 on all CPUs (ASSETS_ARGS e.g. "--bake-from voxels").
+# shellcheck disable=SC2086
+step assets "${LIMIT_ASSETS:-330}" $PY bench/export.py --cases assets --resolution 512 --jobs 8 \
+    ${ASSETS_ARGS:-}
 # shellcheck disable=SC2086
 step pipeline "${LIMIT_PIPELINE:-300}" $PY bench/pipeline.py --json "$OUT/pipeline.json" \
     ${PIPELINE_ARGS:-}

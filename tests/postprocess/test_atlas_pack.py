@@ -68,3 +68,29 @@ def test_atlas_fills_the_square_as_far_as_the_longest_chart_allows_and_keeps_win
     # The 0.8 side bounds the scale at 1.25 (minus padding): at most 0.25 * 1.25² = 39% of the
     # square. The shelf packer reached 27% here.
     assert abs(signed.sum()) > 0.37
+
+
+def test_a_frame_shaped_chart_is_cut_so_its_pieces_fill_their_boxes():
+    # A flat square frame (20 x 20 cells, 16 x 16 hole): one chart filling 36% of its box.
+    n, hole = 20, range(2, 18)
+    xs, ys = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    vertices = np.stack([xs, ys, np.zeros_like(xs)], -1).reshape(-1, 3).astype(np.float32) / n
+    faces = []
+    for i in range(n):
+        for j in range(n):
+            if i in hole and j in hole:
+                continue
+            a, b, c, d = (
+                i * (n + 1) + j,
+                (i + 1) * (n + 1) + j,
+                (i + 1) * (n + 1) + j + 1,
+                i * (n + 1) + j + 1,
+            )
+            faces += [[a, b, c], [a, c, d]]
+    atlas = chart_atlas(vertices, np.array(faces), texture_size=512)
+    t = atlas.uvs[atlas.faces].astype(np.float64)
+    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    used = abs((0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])).sum())
+    # Uncut, the frame's box bounds the fill at 36%. Cut (into 16 bars) it fills 47%: bars of
+    # 0.5 and 0.4 units pack two to a row only at a scale of at most 1 / 0.9.
+    assert used > 0.44

@@ -5,7 +5,8 @@ Two methods:
 - "xatlas": xatlas chart computation + packing (MIT). Best charts, but superlinear: ~0.5 s for 5k
   faces and ~2 s for 20k here, minutes past 100k. It runs in a forked child with a time limit.
 - "charts": our own fast atlas. Faces are grouped by the dominant axis of their (smoothed) normal,
-  split into connected charts, each chart projected onto its axis plane, and the charts packed
+  split into connected charts (charts filling under half their box are cut in two, up to three
+  times), each chart projected onto its axis plane, and the charts packed
   into the unit square (trellis2.postprocess.atlas_pack: skyline, turned where that fits better,
   at the largest scale that fits). Linear time in faces (~0.3 s for 100k faces on one core).
 "auto" uses xatlas for small meshes and falls back to "charts" on timeout or failure.
@@ -34,6 +35,13 @@ XATLAS_AUTO_MAX_FACES = 5_000
 # Rounds of splitting stacked layers out of their charts, and the resolution of the check.
 SPLIT_ROUNDS = 2
 SPLIT_CHECK_SIZE = 1024
+# Charts that fill less than this share of their bounding box (L shapes, rings, blobs around a
+# corner) are cut in two across their longer side, up to LOOSE_ROUNDS times: the packer places
+# boxes, so a loose chart wastes the rest of its box.
+LOOSE_FILL = 0.5
+LOOSE_ROUNDS = 3
+# Charts smaller than this share of the whole projected area are left as they are.
+LOOSE_MIN_SHARE = 1e-3
 _AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
 
 
@@ -155,13 +163,26 @@ def chart_atlas(
     cls = np.argmax(normals @ _AXES.T, axis=1)
     pairs, _ = manifold_face_pairs(faces, len(vertices))
     pairs = pairs[cls[pairs[:, 0]] == cls[pairs[:, 1]]]
-    layer = np.zeros(nf, np.int64)
-    for round_ in range(SPLIT_ROUNDS + 1 if split_stacked else 1):
-        linked = pairs[layer[pairs[:, 0]] == layer[pairs[:, 1]]]
+
+    def charts_of(group: np.ndarray) -> tuple[int, np.ndarray]:
+        """Connected components of faces linked across manifold edges within one group."""
+        linked = pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]
         g = sparse.coo_matrix(
             (np.ones(len(linked), np.int8), (linked[:, 0], linked[:, 1])), shape=(nf, nf)
         )
-        n_charts, chart = csgraph.connected_components(g, directed=False)
+        return csgraph.connected_components(g, directed=False)
+
+    n_charts, chart = charts_of(np.zeros(nf, np.int64))
+    for _ in range(LOOSE_ROUNDS):
+        side = _loose_chart_halves(vertices, faces, chart, n_charts, cls)
+        if side is None:
+            break
+        n_charts, chart = charts_of(chart.astype(np.int64) * 2 + side)
+    base = chart.astype(np.int64)
+    layer = np.zeros(nf, np.int64)
+    for round_ in range(SPLIT_ROUNDS + 1 if split_stacked else 1):
+        if round_ > 0:
+            n_charts, chart = charts_of(base * (1 << SPLIT_ROUNDS) + layer)
         atlas = _project_and_pack(
             vertices, faces, chart, n_charts, cls, texture_size, padding_texels
         )
@@ -172,6 +193,42 @@ def chart_atlas(
             break
         layer[stacked] |= 1 << round_  # a new layer label per round
     return atlas
+
+
+def _face_plane_coords(vertices: np.ndarray, faces: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Each face's corners in its axis class's projection plane [F, 3, 2] (as the atlas
+    projects them, mirrored for negative axes)."""
+    tri = vertices[faces].astype(np.float64)
+    axis = cls // 2
+    sign = np.where(cls % 2 == 0, 1.0, -1.0)
+    rows = np.arange(len(faces))
+    u = tri[rows, :, (axis + 1) % 3] * sign[:, None]
+    v = tri[rows, :, (axis + 2) % 3]
+    return np.stack([u, v], 2)
+
+
+def _loose_chart_halves(
+    vertices: np.ndarray, faces: np.ndarray, chart: np.ndarray, n_charts: int, cls: np.ndarray
+) -> np.ndarray | None:
+    """Side [F] (0/1) of each face's centroid across the middle of its chart's longer box side,
+    for charts that fill less than LOOSE_FILL of their box; 0 elsewhere. None: no loose chart."""
+    uv = _face_plane_coords(vertices, faces, cls)
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    area = np.bincount(chart, 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]), n_charts)
+    lo = np.full((n_charts, 2), np.inf)
+    hi = np.full((n_charts, 2), -np.inf)
+    np.minimum.at(lo, chart, uv.min(1))
+    np.maximum.at(hi, chart, uv.max(1))
+    box = hi - lo
+    loose = (area < LOOSE_FILL * box[:, 0] * box[:, 1]) & (
+        area > LOOSE_MIN_SHARE * max(float(area.sum()), 1e-30)
+    )
+    if not loose.any():
+        return None
+    longer = (box[:, 1] > box[:, 0]).astype(np.int64)
+    mid = 0.5 * (lo + hi)[np.arange(n_charts), longer]
+    centre = uv.mean(1)[np.arange(len(faces)), longer[chart]]
+    return ((centre > mid[chart]) & loose[chart]).astype(np.int64)
 
 
 def _project_and_pack(
