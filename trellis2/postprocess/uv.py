@@ -173,8 +173,9 @@ def chart_atlas(
         return csgraph.connected_components(g, directed=False)
 
     n_charts, chart = charts_of(np.zeros(nf, np.int64))
+    plane = _face_plane_coords(vertices, faces, cls)
     for _ in range(LOOSE_ROUNDS):
-        side = _loose_chart_halves(vertices, faces, chart, n_charts, cls)
+        side = _loose_chart_halves(plane, chart, n_charts)
         if side is None:
             break
         n_charts, chart = charts_of(chart.astype(np.int64) * 2 + side)
@@ -207,18 +208,27 @@ def _face_plane_coords(vertices: np.ndarray, faces: np.ndarray, cls: np.ndarray)
     return np.stack([u, v], 2)
 
 
-def _loose_chart_halves(
-    vertices: np.ndarray, faces: np.ndarray, chart: np.ndarray, n_charts: int, cls: np.ndarray
-) -> np.ndarray | None:
-    """Side [F] (0/1) of each face's centroid across the middle of its chart's longer box side,
-    for charts that fill less than LOOSE_FILL of their box; 0 elsewhere. None: no loose chart."""
-    uv = _face_plane_coords(vertices, faces, cls)
+def chart_boxes(
+    label: np.ndarray, n: int, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-label bounding boxes: (min [n, 2] of `low` [K, 2], max [n, 2] of `high` [K, 2]) over
+    the rows with that label (every label in 0..n-1 present). Sorted segment reductions: about
+    20x faster than np.minimum.at."""
+    order = np.argsort(label, kind="stable")
+    starts = np.searchsorted(label[order], np.arange(n))
+    return np.minimum.reduceat(low[order], starts), np.maximum.reduceat(high[order], starts)
+
+
+def _loose_chart_halves(uv: np.ndarray, chart: np.ndarray, n_charts: int) -> np.ndarray | None:
+    """Side [F] (0/1) of each face's centroid (uv [F, 3, 2]: `_face_plane_coords`) across the
+    middle of its chart's longer box side, for charts that fill less than LOOSE_FILL of their
+    box; 0 elsewhere. None: no loose chart."""
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     area = np.bincount(chart, 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]), n_charts)
-    lo = np.full((n_charts, 2), np.inf)
-    hi = np.full((n_charts, 2), -np.inf)
-    np.minimum.at(lo, chart, uv.min(1))
-    np.maximum.at(hi, chart, uv.max(1))
+    # Corner-wise minimum / maximum: reductions over a length-3 axis are slow in numpy.
+    low = np.minimum(np.minimum(uv[:, 0], uv[:, 1]), uv[:, 2])
+    high = np.maximum(np.maximum(uv[:, 0], uv[:, 1]), uv[:, 2])
+    lo, hi = chart_boxes(chart, n_charts, low, high)
     box = hi - lo
     loose = (area < LOOSE_FILL * box[:, 0] * box[:, 1]) & (
         area > LOOSE_MIN_SHARE * max(float(area.sum()), 1e-30)
@@ -227,7 +237,9 @@ def _loose_chart_halves(
         return None
     longer = (box[:, 1] > box[:, 0]).astype(np.int64)
     mid = 0.5 * (lo + hi)[np.arange(n_charts), longer]
-    centre = uv.mean(1)[np.arange(len(faces)), longer[chart]]
+    rows, col = np.arange(len(uv)), longer[chart]
+    centre = uv[rows, 0, col] + uv[rows, 1, col] + uv[rows, 2, col]
+    mid = 3.0 * mid
     return ((centre > mid[chart]) & loose[chart]).astype(np.int64)
 
 
@@ -262,10 +274,7 @@ def _project_and_pack(
     uv = np.stack([pos[rows, u_axis] * sign, pos[rows, v_axis]], 1)
 
     # Per-chart bounding boxes, packed at the largest scale that fits.
-    lo = np.full((n_charts, 2), np.inf)
-    hi = np.full((n_charts, 2), -np.inf)
-    np.minimum.at(lo, vchart, uv)
-    np.maximum.at(hi, vchart, uv)
+    lo, hi = chart_boxes(vchart, n_charts, uv, uv)
     size = np.maximum(hi - lo, 1e-9)
     uv -= lo[vchart]
     packing = pack_charts(size, texture_size, round(padding_texels))
