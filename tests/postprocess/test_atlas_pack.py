@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from trellis2.postprocess.atlas_pack import BISECT_CHARTS, pack_charts
+from trellis2.postprocess.atlas_pack import SKYLINE_CHARTS, pack_charts
 from trellis2.postprocess.uv import chart_atlas
 
 
@@ -19,7 +19,7 @@ def _texel_rects(sizes: np.ndarray, size: int, pad: int):
     return p, np.concatenate([lo - pad, lo + np.ceil(wh - 1e-9) + pad], 1)
 
 
-@pytest.mark.parametrize("count", [1, 7, 60, BISECT_CHARTS + 200])
+@pytest.mark.parametrize("count", [1, 7, 60, SKYLINE_CHARTS + 200])
 def test_packed_charts_keep_their_padding_apart_inside_the_square(count):
     rng = np.random.default_rng(count)
     # A realistic mix: a few large charts, long strips, many small ones.
