@@ -190,7 +190,8 @@ def bench_assets(resolution: int, jobs: int = 1, bake_from: str = "source") -> N
         f"\nRound trip of every asset at {resolution} (decimation 200k, texture 2048), "
         f"{jobs} parallel job(s) x {threads} thread(s), textures baked from the {bake_from}\n"
         "| asset | source tris | voxels | triangles | Chamfer (vox) | PSNR (dB) |"
-        " O-Voxel field PSNR (dB) | convert s | fidelity s |\n|---|---|---|---|---|---|---|---|---|"
+        " O-Voxel field PSNR (dB) | atlas fill | convert s | fidelity s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
 
     def row(res: tuple[str, int, object, float]) -> None:
@@ -198,7 +199,8 @@ def bench_assets(resolution: int, jobs: int = 1, bake_from: str = "source") -> N
         print(
             f"| {name} | {src_tris:,} | {rep.voxels:,} | {rep.triangles:,} | "  # type: ignore[attr-defined]
             f"{rep.chamfer_voxels:.3f} | {rep.base_color_psnr_db:.1f} | "  # type: ignore[attr-defined]
-            f"{rep.ovoxel_base_color_psnr_db:.1f} | {total:.1f} | "  # type: ignore[attr-defined]
+            f"{rep.ovoxel_base_color_psnr_db:.1f} | {rep.atlas_fill:.0%} | "  # type: ignore[attr-defined]
+            f"{total:.1f} | "
             f"{rep.timings.get('fidelity', 0.0):.1f} |",  # type: ignore[attr-defined]
             flush=True,
         )

@@ -37,3 +37,4 @@ def test_convert_writes_the_asset_and_reports_fidelity_as_json(shared_dir, tmp_p
     assert report["bake_from"] == "source"
     # The O-Voxel field's own colour fidelity is reported beside the file's.
     assert report["ovoxel_base_color_psnr_db"] > 10
+    assert 0.2 < report["atlas_fill"] <= 1.0

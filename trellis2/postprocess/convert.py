@@ -68,6 +68,7 @@ class ConvertReport:
     # Base-colour PSNR of the O-Voxel attribute field on the dense O-Voxel surface: the ceiling
     # of a "voxels" bake, and what any generated asset at this resolution can carry.
     ovoxel_base_color_psnr_db: float = float("nan")
+    atlas_fill: float = 0.0  # share of the texture's texels the charts cover
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -207,6 +208,7 @@ def convert_asset(
         texel_attributes=source_texel_attributes(src, surface) if bake_from == "source" else None,
     )
     rep.timings.update({f"export.{k}": x for k, x in export_rep.timings.items()})
+    rep.atlas_fill = export_rep.atlas_fill
     rep.triangles = asset.triangle_count
     if with_report and settings.container == "glb":
         t = time.perf_counter()

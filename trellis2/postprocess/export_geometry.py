@@ -44,6 +44,8 @@ class ExportReport:
     timings: dict[str, float] = field(default_factory=dict)
     dense_faces: int = 0
     uv_method: str = ""
+    # Share of the texture's texels the charts cover (texel density grows with it).
+    atlas_fill: float = 0.0
 
 
 @dataclass
@@ -222,6 +224,7 @@ def prepare_geometry(
             return p
 
     texels = texel_surface(uv_v, uv_f, uv_uv, texture_size, snap, dev)
+    rep.atlas_fill = float(texels.mask.mean())
     nearest = nearest_covered(texels.mask)
     timer.lap("bake.texels")
     normal = None
