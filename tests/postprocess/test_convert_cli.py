@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from trellis2_server.cli import main as cli_main
 
 
@@ -38,3 +39,15 @@ def test_convert_writes_the_asset_and_reports_fidelity_as_json(shared_dir, tmp_p
     # The O-Voxel field's own colour fidelity is reported beside the file's.
     assert report["ovoxel_base_color_psnr_db"] > 10
     assert 0.2 < report["atlas_fill"] <= 1.0
+
+
+def test_fit_attributes_without_a_voxel_bake_is_refused_before_any_work(
+    shared_dir, tmp_path, capsys
+):
+    out = tmp_path / "fox.glb"
+    src = str(shared_dir / "assets" / "gltf" / "khronos_fox.glb")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["convert", src, "-o", str(out), "--fit-attributes"])
+    assert exit_info.value.code == 2
+    assert "--bake-from voxels" in capsys.readouterr().err
+    assert not out.exists()

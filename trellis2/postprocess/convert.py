@@ -155,6 +155,11 @@ def convert_asset(
     module docstring)."""
     if bake_from not in ("source", "voxels"):
         raise ValueError(f"bake_from must be 'source' or 'voxels', got {bake_from!r}")
+    if fit_attributes and bake_from != "voxels":
+        raise ValueError(
+            "fit_attributes changes only the O-Voxel's colours, which a source bake does not "
+            "use: pass bake_from='voxels' with it"
+        )
     settings = settings or ExportSettings()
     rep = ConvertReport(resolution=resolution, bake_from=bake_from)
     t = time.perf_counter()
@@ -341,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         help="least-squares voxel attributes (sharper sub-voxel colour detail, slower)",
     )
     args = ap.parse_args(argv)
+    if args.fit_attributes and args.bake_from != "voxels":
+        ap.error("--fit-attributes changes only the O-Voxel's colours: add --bake-from voxels")
     container = args.output.suffix.lower().lstrip(".")
     if container not in ("glb", "gltf"):
         ap.error("output must end in .glb or .gltf")
