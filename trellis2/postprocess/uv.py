@@ -196,16 +196,20 @@ def chart_atlas(
     return atlas
 
 
-def _face_plane_coords(vertices: np.ndarray, faces: np.ndarray, cls: np.ndarray) -> np.ndarray:
-    """Each face's corners in its axis class's projection plane [F, 3, 2] (as the atlas
-    projects them, mirrored for negative axes)."""
-    tri = vertices[faces].astype(np.float64)
+def _plane_coords(points: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Points [N, 3] → [N, 2] float64 on the plane of their axis class cls [N] (0..5 = +x, -x,
+    +y, -y, +z, -z), mirrored for negative axes so the UV winding matches the face winding seen
+    from outside."""
     axis = cls // 2
-    sign = np.where(cls % 2 == 0, 1.0, -1.0)
-    rows = np.arange(len(faces))
-    u = tri[rows, :, (axis + 1) % 3] * sign[:, None]
-    v = tri[rows, :, (axis + 2) % 3]
-    return np.stack([u, v], 2)
+    rows = np.arange(len(points))
+    u = points[rows, (axis + 1) % 3] * np.where(cls % 2 == 0, 1.0, -1.0)
+    return np.stack([u, points[rows, (axis + 2) % 3]], 1).astype(np.float64)
+
+
+def _face_plane_coords(vertices: np.ndarray, faces: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Each face's corners on its axis class's plane [F, 3, 2], as the atlas projects them."""
+    corners = vertices[faces].astype(np.float64).reshape(-1, 3)
+    return _plane_coords(corners, np.repeat(cls, 3)).reshape(-1, 3, 2)
 
 
 def chart_boxes(
@@ -238,9 +242,8 @@ def _loose_chart_halves(uv: np.ndarray, chart: np.ndarray, n_charts: int) -> np.
     longer = (box[:, 1] > box[:, 0]).astype(np.int64)
     mid = 0.5 * (lo + hi)[np.arange(n_charts), longer]
     rows, col = np.arange(len(uv)), longer[chart]
-    centre = uv[rows, 0, col] + uv[rows, 1, col] + uv[rows, 2, col]
-    mid = 3.0 * mid
-    return ((centre > mid[chart]) & loose[chart]).astype(np.int64)
+    corner_sum = uv[rows, 0, col] + uv[rows, 1, col] + uv[rows, 2, col]  # 3 × the centroid
+    return ((corner_sum > 3.0 * mid[chart]) & loose[chart]).astype(np.int64)
 
 
 def _project_and_pack(
@@ -261,17 +264,10 @@ def _project_and_pack(
     new_faces = inv.reshape(-1, 3).astype(np.int64)
     pos = vertices[vmap].astype(np.float64)
 
-    # Planar projection on the chart's axis plane, mirrored for negative axes so the UV winding
-    # matches the face winding seen from outside.
+    # Planar projection on the chart's axis plane.
     chart_cls = np.zeros(n_charts, dtype=np.int64)
     chart_cls[chart] = cls
-    vcls = chart_cls[vchart]
-    axis = vcls // 2
-    sign = np.where(vcls % 2 == 0, 1.0, -1.0)
-    u_axis = (axis + 1) % 3
-    v_axis = (axis + 2) % 3
-    rows = np.arange(len(pos))
-    uv = np.stack([pos[rows, u_axis] * sign, pos[rows, v_axis]], 1)
+    uv = _plane_coords(pos, chart_cls[vchart])
 
     # Per-chart bounding boxes, packed at the largest scale that fits.
     lo, hi = chart_boxes(vchart, n_charts, uv, uv)
