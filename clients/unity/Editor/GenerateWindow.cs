@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
+using System.Threading;
 using UnityEditor;
 using UnityEngine;
 
@@ -36,6 +39,9 @@ namespace Trellis2.Editor
         [SerializeField] bool m_AddMeshCollider;
         [SerializeField] bool m_AddLodGroup;
         [SerializeField] bool m_Initialized;
+        // Pipeline types the server accepts (null until its ServerInfo arrived: offer all).
+        List<PipelineType> m_Offered;
+        string m_OfferedFor;
         Vector2 m_HistoryScroll;
         Vector2 m_TeamScroll;
         System.Collections.Generic.List<Job> m_TeamJobs;
@@ -53,6 +59,7 @@ namespace Trellis2.Editor
 
         void OnEnable()
         {
+            m_OfferedFor = null; // ask the server again: it may have restarted with other types
             if (!m_Initialized)
             {
                 var s = Trellis2Settings.instance;
@@ -87,13 +94,16 @@ namespace Trellis2.Editor
 
         void DrawForm()
         {
-            EditorGUILayout.LabelField("Server", Trellis2Settings.instance.ServerUrl, EditorStyles.miniLabel);
+            var serverUrl = Trellis2Settings.instance.ServerUrl;
+            EditorGUILayout.LabelField("Server", serverUrl, EditorStyles.miniLabel);
+            if (m_OfferedFor != serverUrl)
+                RefreshOfferedTypes(serverUrl);
             EditorGUI.BeginChangeCheck();
             m_Image = (Texture2D)EditorGUILayout.ObjectField("Image", m_Image, typeof(Texture2D), false);
             if (EditorGUI.EndChangeCheck() && m_Image != null)
                 m_AssetName = m_Image.name;
             m_AssetName = EditorGUILayout.TextField("Asset name", m_AssetName);
-            m_ResolutionIndex = EditorGUILayout.Popup("Resolution", m_ResolutionIndex, k_ResolutionLabels);
+            DrawResolution();
             using (new EditorGUILayout.HorizontalScope())
             {
                 m_RandomSeed = EditorGUILayout.Toggle("Random seed", m_RandomSeed);
@@ -121,11 +131,59 @@ namespace Trellis2.Editor
                 EditorGUILayout.HelpBox(JobController.LastError, MessageType.Error);
         }
 
+        List<PipelineType> OfferedTypes()
+        {
+            return m_Offered ?? new List<PipelineType>(k_Resolutions);
+        }
+
+        PipelineType ChosenType()
+        {
+            var wanted = k_Resolutions[Mathf.Clamp(m_ResolutionIndex, 0, k_Resolutions.Length - 1)];
+            return PipelineChoices.Pick(wanted, OfferedTypes());
+        }
+
+        void DrawResolution()
+        {
+            // Only the types the server loaded; the stored preference changes only when the user
+            // picks, so it comes back on a server that has it.
+            var offered = OfferedTypes();
+            var labels = offered.Select(t => k_ResolutionLabels[System.Array.IndexOf(k_Resolutions, t)]).ToArray();
+            EditorGUI.BeginChangeCheck();
+            var shown = EditorGUILayout.Popup("Resolution", offered.IndexOf(ChosenType()), labels);
+            if (EditorGUI.EndChangeCheck() && shown >= 0 && shown < offered.Count)
+                m_ResolutionIndex = System.Array.IndexOf(k_Resolutions, offered[shown]);
+        }
+
+        async void RefreshOfferedTypes(string url)
+        {
+            m_OfferedFor = url;
+            m_Offered = null;
+            try
+            {
+                using (var client = new Trellis2Client(url, Trellis2UserSettings.GetApiKey(url)))
+                {
+                    var info = await client.GetServerInfoAsync(CancellationToken.None);
+                    if (m_OfferedFor != url)
+                        return; // the server setting changed meanwhile
+                    m_Offered = PipelineChoices.Offered(k_Resolutions, info, Trellis2Settings.instance.Backend);
+                    Repaint();
+                }
+            }
+            catch (Trellis2Exception)
+            {
+                // Unreachable server: offer all types; Generate reports the connection error.
+            }
+            catch (System.ArgumentException)
+            {
+                // Malformed URL: the settings page says so.
+            }
+        }
+
         GenerationSettings CurrentSettings()
         {
             var settings = Trellis2Settings.instance.NewGenerationSettings(
                 string.IsNullOrEmpty(m_AssetName) && m_Image != null ? m_Image.name : m_AssetName);
-            settings.Resolution = k_Resolutions[Mathf.Clamp(m_ResolutionIndex, 0, k_Resolutions.Length - 1)];
+            settings.Resolution = ChosenType();
             settings.Seed = m_RandomSeed ? (long?)null : m_Seed;
             settings.TextureSize = m_TextureSize;
             settings.DecimationTarget = m_DecimationTarget;

@@ -102,6 +102,9 @@ namespace Trellis2.Editor.Tests
                 Assert.IsNotEmpty(info.Version);
                 Assert.IsTrue(info.Backends.Any(b => b.Loaded), "no loaded backend");
                 Assert.Greater(info.Limits.MaxUploadBytes, 0L);
+                // The preview backend accepts every pipeline type, so the form offers them all.
+                var all = new[] { PipelineType.Res512, PipelineType.Res1536Cascade };
+                CollectionAssert.AreEqual(all, PipelineChoices.Offered(all, info, ""));
             }
         }
 
