@@ -324,6 +324,12 @@ def test_server_info_answers_the_addons_unary_json_request(replay: GodotReplay) 
     assert response.headers["content-type"].startswith("application/json")
     info = response.json()
     assert info["version"] and info["defaultBackend"]
+    # job_model.gd's accepted_pipeline_types finds the default backend's entry by name and
+    # reads its pipelineTypes as enum names (the preview backend accepts every type).
+    default = [b for b in info["backends"] if b["name"] == info["defaultBackend"]]
+    assert len(default) == 1
+    every_type = {v.name for v in pb.PipelineType.DESCRIPTOR.values}
+    assert set(default[0]["pipelineTypes"]) == every_type - {"PIPELINE_TYPE_UNSPECIFIED"}
 
 
 def test_create_job_answers_a_job_the_addon_can_store(finished_job: dict) -> None:

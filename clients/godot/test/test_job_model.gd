@@ -100,3 +100,20 @@ func test_connect_error_body_and_http_fallback() -> void:
 	assert_true(Trellis2Client.explain(error).contains("trellis2/api_key"), "says where to set it")
 	var bare := Trellis2JobModel.parse_connect_error({}, 503)
 	assert_eq(bare.code_name, "unavailable", "from HTTP status")
+
+
+func test_accepted_pipeline_types_are_the_default_backends_list() -> void:
+	var info: Dictionary = JSON.parse_string(
+		(
+			'{"defaultBackend":"trellis2","backends":[{"name":"preview","loaded":true},'
+			+ '{"name":"trellis2","loaded":true,"pipelineTypes":'
+			+ '["PIPELINE_TYPE_512","PIPELINE_TYPE_1024_CASCADE"]}]}'
+		)
+	)
+	assert_eq(
+		Trellis2JobModel.accepted_pipeline_types(info),
+		PackedStringArray(["PIPELINE_TYPE_512", "PIPELINE_TYPE_1024_CASCADE"])
+	)
+	assert_eq(Trellis2JobModel.accepted_pipeline_types(info, "preview"), PackedStringArray())
+	assert_eq(Trellis2JobModel.accepted_pipeline_types(info, "missing"), PackedStringArray())
+	assert_eq(Trellis2JobModel.accepted_pipeline_types({}), PackedStringArray())

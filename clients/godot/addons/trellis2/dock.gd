@@ -90,6 +90,25 @@ func _fill_options() -> void:
 	_target_folder.text = Trellis2Settings.target_folder()
 
 
+## Greys out the pipeline types the server did not load (it refuses them); a selection that
+## became unavailable falls back to "Server default".
+func _offer_server_pipeline_types() -> void:
+	var result: Trellis2Client.Result = await _runner.fetch_server_info()
+	if not result.ok or not result.value is Dictionary:
+		return  # unreachable server: keep every type; Generate reports the connection error
+	var accepted: PackedStringArray = Trellis2JobModel.accepted_pipeline_types(result.value)
+	if accepted.is_empty():
+		return
+	for index: int in RESOLUTIONS.size():
+		var type_name: String = RESOLUTIONS[index][1]
+		var unavailable: bool = (
+			type_name != "PIPELINE_TYPE_UNSPECIFIED" and not type_name in accepted
+		)
+		_resolution.set_item_disabled(index, unavailable)
+	if _resolution.is_item_disabled(maxi(_resolution.selected, 0)):
+		_resolution.select(0)
+
+
 func _options() -> Dictionary:
 	var folder: String = _target_folder.text.strip_edges()
 	return {
@@ -280,6 +299,7 @@ func start() -> void:
 	_runner.job_finished.connect(_on_finished)
 	_runner.history_changed.connect(_refresh_history)
 	_refresh_history()
+	_offer_server_pipeline_types()
 	_runner.reattach_all()
 
 #endregion

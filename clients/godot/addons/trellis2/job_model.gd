@@ -193,6 +193,21 @@ static func is_terminal_state(state: String) -> bool:
 	return state in TERMINAL_STATES
 
 
+## The pipeline types (proto enum names) that [param info], a ServerInfo, says the backend jobs
+## go to accepts: [param backend], or the server's default one when empty. Empty when that
+## backend lists none (it accepts all) or is unknown (the server will say so).
+static func accepted_pipeline_types(info: Dictionary, backend: String = "") -> PackedStringArray:
+	var wanted: String = backend if not backend.is_empty() else _str(info, "defaultBackend")
+	var backends: Variant = info.get("backends", [])
+	if not backends is Array:
+		return PackedStringArray()
+	for entry: Variant in backends:
+		if entry is Dictionary and _str(entry, "name") == wanted:
+			var types: Variant = entry.get("pipelineTypes", [])
+			return PackedStringArray(types) if types is Array else PackedStringArray()
+	return PackedStringArray()
+
+
 #endregion
 
 

@@ -295,6 +295,12 @@ func fetch_team_history() -> Trellis2Client.Result:
 	return await _client.list_jobs(50)
 
 
+## The server's ServerInfo ([member Trellis2Client.Result.value]: a Dictionary).
+func fetch_server_info() -> Trellis2Client.Result:
+	_configure()
+	return await _client.get_server_info()
+
+
 ## The local job records, newest first.
 func records() -> Array[Dictionary]:
 	return _store.records()
