@@ -287,8 +287,12 @@ def ovoxel_color_psnr(
         1.0 / ov.grid_size,
     ).clamp(0.0, 1.0)
     _, face, bary = surface.project(pts)
-    mse = float(((field[:, :3].numpy() - src.sample(face, bary)[:, :3]) ** 2).mean())
-    return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
+    return psnr_db(((field[:, :3].numpy() - src.sample(face, bary)[:, :3]) ** 2).mean())
+
+
+def psnr_db(mse: float) -> float:
+    """PSNR in dB of colours in [0, 1] with mean squared error `mse` (capped at 120 dB)."""
+    return float(10.0 * np.log10(1.0 / max(float(mse), 1e-12)))
 
 
 def fidelity(
@@ -310,9 +314,7 @@ def fidelity(
     uv = (ouv[of[f_out]] * b_out[:, :, None]).sum(1)
     ours = bilinear(otex, np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1))
     theirs = src.sample(face_src, bary_src)[:, :3]
-    mse = float(((ours - theirs) ** 2).mean())
-    psnr = 10.0 * np.log10(1.0 / max(mse, 1e-12))
-    return float(chamfer), float(psnr)
+    return float(chamfer), psnr_db(((ours - theirs) ** 2).mean())
 
 
 def main(argv: list[str] | None = None) -> int:

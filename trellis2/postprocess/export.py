@@ -170,9 +170,9 @@ def _bake_textures(
     c = torch.as_tensor(coords).to(dev, torch.int64)
     if c.shape[1] == 4:  # (batch, x, y, z) → (x, y, z)
         c = c[:, 1:]
-    feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
     step("bake", 3, len(EXPORT_STEPS))
     if texel_attributes is None:
+        feats = torch.as_tensor(attr_volume).to(dev, torch.float32)
         maps = sample_texels(geo.texels, c, feats, _layout(attr_layout), box[0], vs, dev)
     else:
         values = texel_attributes(geo.texels.texel_pos)
